@@ -1,0 +1,904 @@
+"""The scikit-learn face of neuroembed: :class:`Estimator`.
+
+The estimator validates input, builds the encoder, sampler, loss and :class:`~neuroembed.solver.ContrastiveSolver`,
+runs :func:`~neuroembed.solver.train_loop`, and holds the fitted state. The work itself happens below it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import platform
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from neuroembed import _validation as V
+from neuroembed.losses import InfoNCE, SupCon
+from neuroembed.models import MODELS, MultiSessionEncoder, make_encoder, window_offsets
+from neuroembed.sampling import (
+    BEHAVIOUR_CONDITIONALS,
+    CONDITIONALS,
+    ContrastiveSampler,
+    SessionData,
+)
+from neuroembed.solver import (
+    ContrastiveSolver,
+    embed,
+    flush_denormal,
+    make_generators,
+    resolve_device,
+    train_loop,
+)
+
+__all__ = ["Estimator", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+"""Version of the model-file layout written by :meth:`Estimator.save`."""
+
+_FORMAT_NAME = "neuroembed-model"
+_CHECKPOINT_NAME = "checkpoint.pt"
+_DISTANCES = ("cosine", "euclidean")
+_CRITERIA = ("infonce", "supcon")
+_TEMPERATURE_MODES = ("constant", "learnable")
+_SCORE_BATCHES = 8
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("neuroembed")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def _is_session_list(X: Any) -> bool:
+    """A list whose items are 2-D arrays is several sessions; a list of rows is one array."""
+    return isinstance(X, list) and len(X) > 0 and all(getattr(x, "ndim", None) == 2 for x in X)
+
+
+def _is_h5_dataset(X: Any) -> bool:
+    return type(X).__module__.startswith("h5py") and hasattr(X, "shape") and hasattr(X, "dtype")
+
+
+class Estimator(TransformerMixin, BaseEstimator):
+    """Learn an embedding of neural time series by contrastive learning (CEBRA-style).
+
+    Samples close in time, or with similar behaviour, are pulled together on the sphere (cosine) or in space
+    (euclidean); randomly drawn negatives are pushed apart (InfoNCE).
+
+    Parameters
+    ----------
+    model : {"offset10", "offset1", "offset5", "offset36"}
+        Encoder: a 1D-conv network whose receptive field is the number in the name (``offset1`` is an MLP).
+    output_dimension : int
+        Size of the embedding.
+    num_hidden_units : int
+        Channels of the encoder's hidden layers.
+    conditional : {"time_delta", "time", "delta", "discrete", "mixed"}
+        How positives are chosen: ``"time"``: the sample ``time_offset`` later; ``"delta"``: nearest behaviour to
+        the reference's plus Gaussian noise of std ``delta``; ``"time_delta"``: nearest behaviour to the
+        reference's plus an empirical behaviour change over ``time_offset`` samples; ``"discrete"``: a random
+        sample with the same label; ``"mixed"``: same label and nearest continuous behaviour. Without behaviour
+        (``y=None``) only ``"time"`` works.
+    time_offset : int
+        Offset of time positives, and of the behaviour changes used by ``time_delta`` / ``mixed``.
+    delta : float
+        Noise std of the ``"delta"`` conditional, in behaviour units.
+    temperature : float
+        InfoNCE temperature (the initial one when learnable).
+    temperature_mode : {"constant", "learnable"}
+    min_temperature : float
+        Lower bound of a learnable temperature.
+    distance : {"cosine", "euclidean"}
+        Similarity; with cosine the embedding is L2-normalised (it lives on the sphere).
+    criterion : {"infonce", "supcon"}
+        ``"supcon"`` (discrete labels only): every same-label sample in the batch is a positive (Khosla et al. 2020).
+    batch_size : int
+        References per step (per session).
+    num_negatives : int or None
+        Negatives per step (``None``: ``batch_size``).
+    learning_rate : float
+        Adam learning rate.
+    max_iterations : int
+        Optimisation steps.
+    hybrid : bool
+        Train time and behaviour objectives together (the loss is their sum).
+    device : str
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    random_state : int, numpy Generator or None
+        Seed of the weights and of every sampled batch. Same seed, data and device: same embedding.
+    verbose : bool
+        Show a progress bar.
+    checkpoint_dir : str or None
+        Folder for periodic checkpoints (``fit(..., resume=True)`` continues from the last one).
+    checkpoint_every : int
+        Iterations between checkpoints when ``checkpoint_dir`` is set.
+
+    Attributes
+    ----------
+    encoder_ : MultiSessionEncoder
+        The trained network (one input layer per session, shared trunk).
+    criterion_ : torch.nn.Module
+        The loss module (holds the learned temperature).
+    loss_history_ : ndarray of shape (n_iter_,)
+        Training loss per iteration.
+    n_iter_ : int
+        Iterations run.
+    n_features_in_ : int
+        Neurons seen in ``fit`` (first session).
+    feature_names_in_ : ndarray of str
+        Column names when ``fit`` got a DataFrame.
+    n_sessions_ : int
+    session_n_features_ : list of int
+    receptive_field_ : int
+    num_negatives_ : int
+    temperature_ : float
+        Final temperature.
+    fit_seconds_ : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.poisson(2.0, size=(300, 20)).astype("float32")
+    >>> est = Estimator(model="offset5", conditional="time", time_offset=2, batch_size=32,
+    ...                 max_iterations=5, random_state=0)
+    >>> est.fit(X).transform(X).shape
+    (300, 8)
+    """
+
+    def __init__(
+        self,
+        model: str = "offset10",
+        output_dimension: int = 8,
+        num_hidden_units: int = 32,
+        conditional: str = "time_delta",
+        time_offset: int = 10,
+        delta: float = 0.1,
+        temperature: float = 1.0,
+        temperature_mode: str = "constant",
+        min_temperature: float = 0.1,
+        distance: str = "cosine",
+        criterion: str = "infonce",
+        batch_size: int = 512,
+        num_negatives: int | None = None,
+        learning_rate: float = 3e-4,
+        max_iterations: int = 5000,
+        hybrid: bool = False,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int = 500,
+    ) -> None:
+        self.model = model
+        self.output_dimension = output_dimension
+        self.num_hidden_units = num_hidden_units
+        self.conditional = conditional
+        self.time_offset = time_offset
+        self.delta = delta
+        self.temperature = temperature
+        self.temperature_mode = temperature_mode
+        self.min_temperature = min_temperature
+        self.distance = distance
+        self.criterion = criterion
+        self.batch_size = batch_size
+        self.num_negatives = num_negatives
+        self.learning_rate = learning_rate
+        self.max_iterations = max_iterations
+        self.hybrid = hybrid
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+
+    # ------------------------------------------------------------------------------------------------------------
+    # validation
+    # ------------------------------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        V.check_choice(self.model, "model", list(MODELS))
+        V.check_choice(self.conditional, "conditional", CONDITIONALS)
+        V.check_choice(self.distance, "distance", _DISTANCES)
+        V.check_choice(self.criterion, "criterion", _CRITERIA)
+        V.check_choice(self.temperature_mode, "temperature_mode", _TEMPERATURE_MODES)
+        V.check_positive_int(self.output_dimension, "output_dimension")
+        V.check_positive_int(self.num_hidden_units, "num_hidden_units")
+        V.check_positive_int(self.time_offset, "time_offset")
+        V.check_positive_int(self.batch_size, "batch_size")
+        V.check_positive_int(self.num_negatives, "num_negatives", allow_none=True)
+        V.check_positive_int(self.max_iterations, "max_iterations", minimum=0)
+        V.check_positive_int(self.checkpoint_every, "checkpoint_every")
+        V.check_positive_float(self.delta, "delta")
+        V.check_positive_float(self.temperature, "temperature")
+        V.check_positive_float(self.min_temperature, "min_temperature")
+        V.check_positive_float(self.learning_rate, "learning_rate")
+        if self.criterion == "supcon" and self.conditional not in ("discrete", "mixed"):
+            raise ValueError(
+                f"criterion='supcon' needs discrete labels (conditional='discrete' or 'mixed'); "
+                f"got conditional={self.conditional!r}."
+            )
+        if self.criterion == "supcon" and self.hybrid:
+            raise ValueError("criterion='supcon' cannot be combined with hybrid=True.")
+        if self.hybrid and self.conditional == "time":
+            raise ValueError(
+                "hybrid=True adds time positives to a behaviour conditional; conditional='time' already is one."
+            )
+
+    def _check_sessions(self, X: Any, y: Any) -> tuple[list[np.ndarray], list[Any], bool]:
+        """Validate neural data and behaviour; returns per-session lists and whether X was a session list."""
+        receptive_field = MODELS[self.model](1).receptive_field
+        multi = _is_session_list(X)
+        if isinstance(X, list) and len(X) == 0:
+            raise ValueError(
+                "neural is an empty list; expected an array (n_samples, n_neurons) or a list of them."
+            )
+        if multi:
+            if y is not None and not (isinstance(y, list) and len(y) == len(X)):
+                raise ValueError(
+                    f"neural is a list of {len(X)} sessions, so behaviour must be None or a list of {len(X)} "
+                    f"behaviour arrays; got {V.describe(y)}."
+                )
+            xs, ys = list(X), (list(y) if y is not None else [None] * len(X))
+        else:
+            if _looks_like_arrays(y):
+                raise ValueError(
+                    "behaviour is a list of arrays but neural is a single array; pass neural as a list of sessions too."
+                )
+            xs, ys = [X], [y]
+        if _is_sparse(X) or any(_is_sparse(x) for x in xs):
+            raise TypeError(
+                "sparse input is not supported; convert the neural data with .toarray() first."
+            )
+        if hasattr(X, "columns") and not multi:
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        names = [f"neural[{i}]" if multi else "neural" for i in range(len(xs))]
+        arrays = [
+            V.check_neural(x, name, min_samples=max(2, receptive_field))
+            for x, name in zip(xs, names)
+        ]
+        behaviours = [
+            self._check_behaviour(b, a.shape[0], i if multi else None)
+            for i, (a, b) in enumerate(zip(arrays, ys))
+        ]
+        if multi:
+            dims = {None if b is None or b[0] is None else b[0].shape[1] for b in behaviours}
+            if len(dims) > 1:
+                raise ValueError(
+                    f"all sessions must have behaviour with the same number of columns; got {sorted(map(str, dims))}."
+                )
+        return arrays, behaviours, multi
+
+    def _check_behaviour(
+        self, y: Any, n: int, session: int | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Return ``(continuous, labels)`` for one session, as the conditional needs them."""
+        where = "" if session is None else f" of session {session}"
+        cond = self.conditional
+        needs_cont = cond in BEHAVIOUR_CONDITIONALS
+        needs_disc = cond in ("discrete", "mixed") or self.criterion == "supcon"
+        if y is None:
+            if needs_cont or needs_disc:
+                raise ValueError(
+                    f"conditional={cond!r} needs behaviour{where}, but none was given; pass it as fit(neural, "
+                    "behaviour) or use conditional='time' for time-contrastive learning without behaviour."
+                )
+            return None, None
+        if _is_sparse(y):
+            raise TypeError("sparse behaviour is not supported; convert it with .toarray() first.")
+        cont_in, disc_in = y, y
+        if isinstance(y, tuple):
+            if len(y) != 2:
+                raise ValueError(
+                    f"behaviour as a tuple must be (continuous, discrete); got a tuple of length {len(y)}."
+                )
+            cont_in, disc_in = y
+        elif cond == "mixed":
+            raise TypeError(
+                "conditional='mixed' needs behaviour as a tuple (continuous, discrete labels); "
+                f"got {V.describe(y)}{where}."
+            )
+        cont = disc = None
+        if needs_cont:
+            cont = V.check_continuous(cont_in, n, name=f"behaviour{where}")
+            if cont.size and float(np.ptp(cont, axis=0).max()) == 0.0:
+                raise ValueError(
+                    f"behaviour{where} is constant (no variation), so behaviour positives are meaningless; "
+                    "use conditional='time' or pass behaviour that varies."
+                )
+        if needs_disc:
+            disc = V.check_discrete(disc_in, n, name=f"labels{where}")
+            values, counts = np.unique(disc, return_counts=True)
+            if values.size < 2:
+                raise ValueError(
+                    f"labels{where} have only 1 class ({values[0]}); discrete positives need at least 2 classes."
+                )
+            if counts.min() < 2:
+                singles = values[counts < 2][:5].tolist()
+                raise ValueError(
+                    f"labels{where} have classes with a single sample ({singles}); each class needs at least 2 "
+                    "samples to draw a positive other than the reference."
+                )
+        return cont, disc
+
+    # ------------------------------------------------------------------------------------------------------------
+    # fit
+    # ------------------------------------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> Estimator:
+        """Train the encoder on one recording or a list of recordings.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_neurons), DataFrame, or list of them (several sessions)
+            Neural data.
+        y : None, array-like of shape (n_samples,) or (n_samples, n_behaviour), DataFrame, tuple, or list per session
+            Behaviour: continuous values for ``delta``/``time_delta``, integer labels for ``discrete``, a tuple
+            ``(continuous, labels)`` for ``mixed``. Not needed for ``time``.
+        resume : bool
+            Continue from the last checkpoint in ``checkpoint_dir`` (same data and settings).
+
+        Returns
+        -------
+        self : Estimator
+        """
+        self._check_params()
+        arrays, behaviours, multi = self._check_sessions(X, y)
+        device = resolve_device(self.device)
+        rng, generator = make_generators(self.random_state, device)
+        receptive_field = MODELS[self.model](1).receptive_field
+        left, right = window_offsets(receptive_field)
+        batch_size = self.batch_size
+        num_negatives = self.num_negatives if self.num_negatives is not None else batch_size
+        sessions, data, labels = [], [], []
+        for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
+            n_valid = a.shape[0] - receptive_field + 1
+            where = f" of session {i}" if multi else ""
+            if batch_size > n_valid:
+                raise ValueError(
+                    f"batch_size={batch_size} is larger than the {n_valid} usable samples{where} "
+                    f"({a.shape[0]} samples minus the receptive field {receptive_field} plus 1); lower batch_size."
+                )
+            if (
+                self.conditional == "time" or self.hybrid or cont is not None
+            ) and n_valid <= self.time_offset:
+                raise ValueError(
+                    f"time_offset={self.time_offset} leaves no valid positives in a recording{where} with "
+                    f"{a.shape[0]} samples and receptive field {receptive_field}; lower time_offset."
+                )
+            x = torch.from_numpy(a).to(device)
+            data.append(x)
+            sessions.append(
+                SessionData(
+                    n_samples=a.shape[0],
+                    left=left,
+                    right=right,
+                    behaviour=None if cont is None else torch.from_numpy(cont).to(device),
+                    labels=None if disc is None else torch.from_numpy(disc).to(device),
+                )
+            )
+            labels.append(sessions[-1].labels)
+
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(int(rng.integers(0, 2**63 - 1)))
+            encoders = [
+                make_encoder(
+                    self.model,
+                    a.shape[1],
+                    self.num_hidden_units,
+                    self.output_dimension,
+                    normalize=self.distance == "cosine",
+                )
+                for a in arrays
+            ]
+        encoder = MultiSessionEncoder(encoders).to(device)
+        if self.criterion == "supcon":
+            criterion: torch.nn.Module = SupCon(
+                temperature=self.temperature, distance=self.distance
+            )
+        else:
+            criterion = InfoNCE(
+                temperature=self.temperature,
+                distance=self.distance,
+                learnable=self.temperature_mode == "learnable",
+                min_temperature=min(self.min_temperature, self.temperature),
+            )
+        criterion = criterion.to(device)
+        sampler = ContrastiveSampler(
+            sessions,
+            self.conditional,
+            batch_size=batch_size,
+            num_negatives=0 if self.criterion == "supcon" else num_negatives,
+            time_offset=self.time_offset,
+            delta=self.delta,
+            hybrid=self.hybrid,
+            generator=generator,
+        )
+        solver = ContrastiveSolver(
+            encoder,
+            criterion,
+            sampler,
+            data,
+            supcon_labels=labels if self.criterion == "supcon" else None,
+        )
+        optimizer = torch.optim.Adam(
+            list(encoder.parameters()) + list(criterion.parameters()), lr=self.learning_rate
+        )
+
+        start, history = 0, np.empty(0)
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            checkpoint = Path(self.checkpoint_dir) / _CHECKPOINT_NAME
+        if resume:
+            if checkpoint is None:
+                raise ValueError("fit(..., resume=True) needs checkpoint_dir to be set.")
+            if checkpoint.exists():
+                start, history = self._load_checkpoint(
+                    checkpoint, encoder, criterion, optimizer, generator, arrays
+                )
+
+        def after_step(i: int) -> None:
+            if (
+                checkpoint is not None
+                and (i + 1) % self.checkpoint_every == 0
+                and i + 1 < self.max_iterations
+            ):
+                past = np.concatenate([history, result_so_far()])
+                self._write_checkpoint(
+                    checkpoint, i + 1, encoder, criterion, optimizer, generator, past, arrays
+                )
+
+        losses_so_far: list[torch.Tensor] = []
+
+        def step(i: int) -> torch.Tensor:
+            loss = solver.loss()
+            losses_so_far.append(loss.detach())
+            return loss
+
+        def result_so_far() -> np.ndarray:
+            return (
+                torch.stack(losses_so_far).double().cpu().numpy() if losses_so_far else np.empty(0)
+            )
+
+        encoder.train()
+        with flush_denormal(device):
+            result = train_loop(
+                step,
+                optimizer,
+                self.max_iterations,
+                verbose=self.verbose,
+                desc="neuroembed fit",
+                after_step=after_step,
+                start_iteration=start,
+            )
+        encoder.eval()
+
+        self.encoder_ = encoder
+        self.criterion_ = criterion
+        self.loss_history_ = np.concatenate([history, result.loss_history])
+        self.n_iter_ = start + result.n_iterations
+        self.n_features_in_ = arrays[0].shape[1]
+        self.session_n_features_ = [a.shape[1] for a in arrays]
+        self.n_sessions_ = len(arrays)
+        self.multisession_ = multi
+        self.receptive_field_ = receptive_field
+        self.num_negatives_ = int(num_negatives)
+        self.temperature_ = float(getattr(criterion, "temperature", self.temperature))
+        self.behaviour_dimension_ = (
+            None if behaviours[0][0] is None else int(behaviours[0][0].shape[1])
+        )
+        self.fit_seconds_ = result.seconds
+        self.device_ = device
+        self.interrupted_ = result.interrupted
+        return self
+
+    # ------------------------------------------------------------------------------------------------------------
+    # checkpoints
+    # ------------------------------------------------------------------------------------------------------------
+    def _fingerprint(self, arrays: list[np.ndarray]) -> list[list[float]]:
+        return [
+            [
+                float(a.shape[0]),
+                float(a.shape[1]),
+                float(np.float64(a[:: max(1, a.shape[0] // 97)].sum())),
+            ]
+            for a in arrays
+        ]
+
+    def _write_checkpoint(
+        self, path, iteration, encoder, criterion, optimizer, generator, history, arrays
+    ) -> None:
+        payload = {
+            "iteration": iteration,
+            "params": json.dumps(_jsonable_params(self.get_params())),
+            "fingerprint": json.dumps(self._fingerprint(arrays)),
+            "encoder": encoder.state_dict(),
+            "criterion": criterion.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "generator": generator.get_state(),
+            "loss_history": torch.from_numpy(np.asarray(history, dtype=np.float64)),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    def _load_checkpoint(
+        self, path, encoder, criterion, optimizer, generator, arrays
+    ) -> tuple[int, np.ndarray]:
+        payload = _safe_torch_load(path, "checkpoint")
+        params = json.loads(payload["params"])
+        mine = _jsonable_params(self.get_params())
+        differing = [
+            k
+            for k in mine
+            if k not in ("max_iterations", "verbose", "checkpoint_dir") and params.get(k) != mine[k]
+        ]
+        if differing:
+            raise ValueError(
+                f"the checkpoint at {path} was made with other settings ({', '.join(differing)}); cannot resume."
+            )
+        if json.loads(payload["fingerprint"]) != self._fingerprint(arrays):
+            raise ValueError(f"the checkpoint at {path} was made on other data; cannot resume.")
+        encoder.load_state_dict(payload["encoder"])
+        criterion.load_state_dict(payload["criterion"])
+        optimizer.load_state_dict(payload["optimizer"])
+        generator.set_state(payload["generator"])
+        return int(payload["iteration"]), payload["loss_history"].numpy()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # transform / score
+    # ------------------------------------------------------------------------------------------------------------
+    def _session_index(self, session: int | None) -> int:
+        if session is None:
+            if self.n_sessions_ > 1:
+                raise ValueError(
+                    f"this model was fitted on {self.n_sessions_} sessions; pass session=0..{self.n_sessions_ - 1}."
+                )
+            return 0
+        if isinstance(session, bool) or not isinstance(session, (int, np.integer)):
+            raise TypeError(f"session must be an int; got {session!r}.")
+        if not 0 <= session < self.n_sessions_:
+            raise ValueError(
+                f"session={session} is out of range; this model has sessions 0..{self.n_sessions_ - 1}."
+            )
+        return int(session)
+
+    def _check_n_features(self, data: np.ndarray, s: int) -> np.ndarray:
+        expected = self.session_n_features_[s]
+        if data.shape[1] != expected:
+            where = "" if self.n_sessions_ == 1 else f" for session {s}"
+            raise ValueError(
+                f"X has {data.shape[1]} features, but {type(self).__name__} is expecting {expected} features "
+                f"as input (the neurons seen in fit{where})."
+            )
+        return data
+
+    def transform(
+        self, X: Any, session: int | None = None, *, chunk_size: int = 16384
+    ) -> np.ndarray:
+        """Embed every sample of a recording.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_neurons), DataFrame, or h5py.Dataset
+            An ``h5py.Dataset`` is streamed in chunks and never loaded whole.
+        session : int, optional
+            Which session's input layer to use (required after a multi-session fit).
+        chunk_size : int
+            Rows per chunk on the device.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, output_dimension)
+            One row per input sample (the recording is edge-padded by the receptive field).
+        """
+        check_is_fitted(self)
+        s = self._session_index(session)
+        n_features = self.session_n_features_[s]
+        if _is_h5_dataset(X):
+            if len(X.shape) != 2 or X.shape[1] != n_features or X.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"the HDF5 dataset must be numeric with shape (n_samples, {n_features}); got shape {X.shape}, dtype {X.dtype}."
+                )
+            if X.shape[0] == 0:
+                raise ValueError("the HDF5 dataset is empty (0 samples).")
+            data = _FiniteChecked(X)
+        else:
+            if _is_sparse(X):
+                raise TypeError(
+                    "sparse input is not supported; convert the neural data with .toarray() first."
+                )
+            if hasattr(X, "columns") and hasattr(self, "feature_names_in_"):
+                names = np.asarray([str(c) for c in X.columns], dtype=object)
+                if (
+                    names.shape != self.feature_names_in_.shape
+                    or (names != self.feature_names_in_).any()
+                ):
+                    raise ValueError(
+                        "the DataFrame's columns differ from those seen in fit (feature_names_in_)."
+                    )
+            data = self._check_n_features(V.check_neural(X, "neural"), s)
+        encoder = self.encoder_
+        stem = encoder.stems[s]
+        with flush_denormal(self.device_):
+            return embed(
+                stem,
+                encoder.head,
+                data,
+                self.receptive_field_,
+                self.device_,
+                chunk_size=chunk_size,
+                verbose=self.verbose,
+            )
+
+    def score(self, X: Any, y: Any = None, session: int | None = None) -> float:
+        """Negative InfoNCE (or SupCon) loss on data, averaged over a few seeded batches (higher is better).
+
+        Parameters
+        ----------
+        X, y : as in :meth:`fit` for a single session.
+        session : int, optional
+            Input layer to use after a multi-session fit.
+        """
+        check_is_fitted(self)
+        s = self._session_index(session)
+        arrays, behaviours, multi = self._check_sessions(X, y)
+        if multi:
+            raise ValueError("score takes one session at a time; pass one array and session=i.")
+        a = self._check_n_features(arrays[0], s)
+        cont, disc = behaviours[0]
+        left, right = window_offsets(self.receptive_field_)
+        n_valid = a.shape[0] - self.receptive_field_ + 1
+        device = self.device_
+        batch_size = min(self.batch_size, n_valid)
+        session_data = SessionData(
+            a.shape[0],
+            left,
+            right,
+            None if cont is None else torch.from_numpy(cont).to(device),
+            None if disc is None else torch.from_numpy(disc).to(device),
+        )
+        generator = torch.Generator(device=device)
+        generator.manual_seed(0)
+        sampler = ContrastiveSampler(
+            [session_data],
+            self.conditional,
+            batch_size=batch_size,
+            num_negatives=0 if self.criterion == "supcon" else min(self.num_negatives_, n_valid),
+            time_offset=min(self.time_offset, max(1, n_valid - 1)),
+            delta=self.delta,
+            hybrid=self.hybrid,
+            generator=generator,
+        )
+        view = _SessionView(self.encoder_, s)
+        solver = ContrastiveSolver(
+            view,
+            self.criterion_,
+            sampler,
+            [torch.from_numpy(a).to(device)],
+            supcon_labels=[session_data.labels] if self.criterion == "supcon" else None,
+        )
+        with torch.no_grad(), flush_denormal(device):
+            losses = [float(solver.loss()) for _ in range(_SCORE_BATCHES)]
+        return -float(np.mean(losses))
+
+    # ------------------------------------------------------------------------------------------------------------
+    # persistence
+    # ------------------------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model: weights as tensors, settings as JSON (no pickled objects)."""
+        check_is_fitted(self)
+        config = {
+            "format": _FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "params": _jsonable_params(self.get_params()),
+            "fitted": {
+                "n_iter_": self.n_iter_,
+                "n_features_in_": self.n_features_in_,
+                "session_n_features_": self.session_n_features_,
+                "n_sessions_": self.n_sessions_,
+                "multisession_": self.multisession_,
+                "receptive_field_": self.receptive_field_,
+                "num_negatives_": self.num_negatives_,
+                "temperature_": self.temperature_,
+                "behaviour_dimension_": self.behaviour_dimension_,
+                "fit_seconds_": self.fit_seconds_,
+                "interrupted_": self.interrupted_,
+                "feature_names_in_": None
+                if not hasattr(self, "feature_names_in_")
+                else [str(c) for c in self.feature_names_in_],
+            },
+            "versions": {
+                "neuroembed": _version(),
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+                "python": platform.python_version(),
+            },
+        }
+        payload = {
+            "config": json.dumps(config),
+            "encoder": {k: v.detach().cpu() for k, v in self.encoder_.state_dict().items()},
+            "criterion": {k: v.detach().cpu() for k, v in self.criterion_.state_dict().items()},
+            "loss_history": torch.from_numpy(np.asarray(self.loss_history_, dtype=np.float64)),
+        }
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(
+            prefix=path.name, suffix=".tmp", dir=path.parent if str(path.parent) else "."
+        )
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> Estimator:
+        """Read a model written by :meth:`save`, without unpickling any Python object from the file.
+
+        Parameters
+        ----------
+        path : str or PathLike
+        device : str
+            Where to put the weights (``"auto"``, ``"cpu"``, ...).
+        """
+        payload = _safe_torch_load(path, "model file")
+        if not isinstance(payload, dict) or "config" not in payload or "encoder" not in payload:
+            raise ValueError(f"{path} is not a neuroembed model file (no config/weights found).")
+        try:
+            config = json.loads(payload["config"])
+        except (TypeError, json.JSONDecodeError):
+            raise ValueError(
+                f"{path} has an unreadable config; it is not a neuroembed model file."
+            ) from None
+        if config.get("format") != _FORMAT_NAME:
+            raise ValueError(
+                f"{path} is not a neuroembed model file (format {config.get('format')!r})."
+            )
+        version = config.get("format_version")
+        if version != FORMAT_VERSION:
+            written = config.get("versions", {}).get("neuroembed", "unknown")
+            newer = isinstance(version, int) and version > FORMAT_VERSION
+            raise ValueError(
+                f"{path} uses model-file format version {version} (written by neuroembed {written}), but this "
+                f"neuroembed ({_version()}) reads version {FORMAT_VERSION}; "
+                + (
+                    "upgrade neuroembed to read it."
+                    if newer
+                    else "re-fit the model or load it with the older neuroembed and save it again."
+                )
+            )
+        params = dict(config["params"])
+        params["device"] = device
+        est = cls(**params)
+        fitted = config["fitted"]
+        dev = resolve_device(device)
+        encoders = [
+            make_encoder(
+                est.model,
+                n,
+                est.num_hidden_units,
+                est.output_dimension,
+                normalize=est.distance == "cosine",
+            )
+            for n in fitted["session_n_features_"]
+        ]
+        encoder = MultiSessionEncoder(encoders)
+        encoder.load_state_dict(payload["encoder"])
+        if est.criterion == "supcon":
+            criterion: torch.nn.Module = SupCon(temperature=est.temperature, distance=est.distance)
+        else:
+            criterion = InfoNCE(
+                temperature=est.temperature,
+                distance=est.distance,
+                learnable=est.temperature_mode == "learnable",
+                min_temperature=min(est.min_temperature, est.temperature),
+            )
+        criterion.load_state_dict(payload["criterion"])
+        est.encoder_ = encoder.to(dev).eval()
+        est.criterion_ = criterion.to(dev)
+        est.loss_history_ = payload["loss_history"].numpy()
+        for key, value in fitted.items():
+            if key == "feature_names_in_":
+                if value is not None:
+                    est.feature_names_in_ = np.asarray(value, dtype=object)
+            else:
+                setattr(est, key, value)
+        est.device_ = dev
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class _SessionView(torch.nn.Module):
+    """Present session ``s`` of a multi-session encoder as a one-session model (for scoring)."""
+
+    def __init__(self, encoder: MultiSessionEncoder, session: int) -> None:
+        super().__init__()
+        self.stems = torch.nn.ModuleList([encoder.stems[session]])
+        self.head = encoder.head
+        self.receptive_field = encoder.receptive_field
+
+
+class _FiniteChecked:
+    """Wrap an array-like so that each slice read is checked for NaN/inf (for streamed HDF5 input)."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = data
+        self.shape = data.shape
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        block = np.asarray(self._data[key])
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            start = key.start if isinstance(key, slice) else 0
+            row = int(np.argwhere(~np.isfinite(block))[0][0]) + (start or 0)
+            raise ValueError(
+                f"the HDF5 dataset contains NaN or inf (first at row {row}); expected finite numbers."
+            )
+        return block
+
+
+def _is_sparse(x: Any) -> bool:
+    return type(x).__module__.startswith("scipy.sparse")
+
+
+def _looks_like_arrays(y: Any) -> bool:
+    return isinstance(y, list) and len(y) > 0 and all(hasattr(v, "shape") for v in y)
+
+
+def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.integer):
+            value = int(value)
+        elif isinstance(value, np.floating):
+            value = float(value)
+        if key == "random_state" and not (value is None or isinstance(value, int)):
+            value = None  # a Generator object is not data; the saved model is already trained
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        out[key] = value
+    return out
+
+
+def _safe_torch_load(path: Any, what: str) -> Any:
+    """``torch.load`` that only accepts tensors and plain containers; never runs code from the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist.")
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it did not write before refusing them; the refusal is what counts
+            warnings.filterwarnings(
+                "ignore", message="Detected pickle protocol", category=UserWarning
+            )
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        lines = [ln.strip() for ln in str(err).splitlines()]
+        reason = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), lines[0] if lines else "")
+        raise ValueError(
+            f"refused to load {path}: it is not a {what} written by neuroembed's save(); the safe loader, which "
+            f"accepts only tensors and plain data and never runs code from a file, rejected it ({reason[:200]})."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(
+            f"{path} is not a readable {what} ({type(err).__name__}: {str(err)[:200]})."
+        ) from None

@@ -1,0 +1,167 @@
+"""Decoding behaviour from an embedding on a held-out, contiguous block of time.
+
+Time series are autocorrelated, so random train/test splits leak: a test sample's neighbours in
+time sit in the training set. :func:`decode` therefore trains on the first ``train_fraction`` of
+the samples and tests on the last block, as CEBRA's evaluations do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from neuroembed._validation import (
+    as_numeric_array,
+    check_choice,
+    check_discrete,
+    check_positive_float,
+    check_positive_int,
+)
+from neuroembed.metrics._checks import check_float_2d
+from neuroembed.metrics._linear import r2_variance_weighted
+
+__all__ = ["decode"]
+
+METHODS = ("knn", "linear", "both")
+
+
+def _continuous_scores(prefix: str, target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+    errors = np.linalg.norm(target - prediction.reshape(target.shape), axis=1)
+    return {
+        f"{prefix}_median_error": float(np.median(errors)),
+        f"{prefix}_r2": r2_variance_weighted(target, prediction),
+    }
+
+
+def decode(
+    embedding: Any,
+    behaviour: Any,
+    train_fraction: float = 0.8,
+    method: str = "both",
+    n_neighbors: int = 16,
+    discrete: bool | None = None,
+    metric: str = "cosine",
+    weights: str = "uniform",
+    alpha: float = 1.0,
+) -> dict[str, float]:
+    """Decode behaviour from an embedding: train on the first block of time, test on the last.
+
+    Parameters
+    ----------
+    embedding : array-like of shape (n_samples, n_dims)
+        Embedding (or any features, such as raw spike counts), rows in time order.
+    behaviour : array-like of shape (n_samples,) or (n_samples, n_targets)
+        What to decode: continuous values, or discrete labels (one column).
+    train_fraction : float, default=0.8
+        Fraction of the samples, from the start, used for training; the rest is the test block.
+    method : {"knn", "linear", "both"}, default="both"
+        ``"knn"``: k-nearest-neighbour regression / classification; ``"linear"``: ridge regression
+        (continuous) or logistic regression (discrete), on standardised features.
+    n_neighbors : int, default=16
+        Neighbours of the kNN decoder; at most the number of training samples.
+    discrete : bool, optional
+        Treat ``behaviour`` as labels (True) or as continuous (False). Default: labels if it is an
+        integer or boolean 1-D array, continuous otherwise.
+    metric : str, default="cosine"
+        Distance of the kNN decoder (any scikit-learn metric name). Cosine suits embeddings on a
+        hypersphere; a sample whose features are all zero is at cosine distance 1 from everything.
+    weights : {"uniform", "distance"}, default="uniform"
+        kNN weighting: the plain mean (majority) of the neighbours, or weighted by inverse distance.
+    alpha : float, default=1.0
+        Ridge penalty of the linear regression decoder; the logistic decoder uses ``C = 1 / alpha``.
+
+    Returns
+    -------
+    dict
+        ``n_train`` and ``n_test`` and, per decoder ``knn`` / ``linear``: for continuous targets
+        ``<decoder>_median_error`` (median over test samples of the Euclidean norm of the error
+        vector across target dimensions; the absolute error for one target) and ``<decoder>_r2``
+        (R^2 summed over target dimensions, i.e. variance-weighted); for discrete targets
+        ``<decoder>_accuracy``.
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 8 * np.pi, 1000)
+    >>> embedding = np.stack([np.cos(t), np.sin(t)], axis=1)
+    >>> scores = decode(embedding, np.mod(t, 2 * np.pi), method="knn")
+    >>> scores["n_train"], scores["n_test"], bool(scores["knn_median_error"] < 0.05)
+    (800, 200, True)
+    """
+    emb = check_float_2d(embedding, "embedding")
+    n_samples = emb.shape[0]
+    check_choice(method, "method", METHODS)
+    check_choice(weights, "weights", ["uniform", "distance"])
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a scikit-learn metric name; got {metric!r}.")
+    alpha = check_positive_float(alpha, "alpha")
+    n_neighbors = check_positive_int(n_neighbors, "n_neighbors")
+    train_fraction = check_positive_float(train_fraction, "train_fraction")
+    if train_fraction >= 1.0:
+        raise ValueError(
+            f"train_fraction must be between 0 and 1 (exclusive); got {train_fraction}."
+        )
+    if discrete is not None and not isinstance(discrete, bool):
+        raise TypeError(f"discrete must be None, True or False; got {discrete!r}.")
+
+    raw = as_numeric_array(behaviour, "behaviour")
+    if raw.ndim == 0 or raw.shape[0] != n_samples:
+        raise ValueError(
+            f"behaviour has shape {raw.shape} but the embedding has {n_samples} samples; they must be "
+            "aligned row by row."
+        )
+    if discrete is None:
+        discrete = raw.dtype.kind in "biu" and (
+            raw.ndim == 1 or (raw.ndim == 2 and raw.shape[1] == 1)
+        )
+    if discrete:
+        target = check_discrete(raw, n_samples, "behaviour")
+    else:
+        target = check_float_2d(raw, "behaviour", n_samples, allow_1d=True)
+
+    n_train = int(np.floor(train_fraction * n_samples))
+    n_test = n_samples - n_train
+    if n_train < 1 or n_test < 1:
+        raise ValueError(
+            f"train_fraction={train_fraction} of {n_samples} samples leaves {n_train} for training and "
+            f"{n_test} for testing; both need at least one. Pass more samples or another fraction."
+        )
+    if method in ("knn", "both") and n_neighbors > n_train:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} is more than the {n_train} training samples; pass a smaller "
+            "n_neighbors or more data."
+        )
+    x_train, x_test = emb[:n_train], emb[n_train:]
+    y_train, y_test = target[:n_train], target[n_train:]
+    if discrete and np.unique(y_train).size < 2 and method in ("linear", "both"):
+        raise ValueError(
+            f"The training block holds a single label ({y_train[0]}); a classifier needs at least two. "
+            "Use another train_fraction or interleave the conditions."
+        )
+
+    result: dict[str, float] = {"n_train": n_train, "n_test": n_test}
+    if method in ("knn", "both"):
+        if discrete:
+            knn = KNeighborsClassifier(n_neighbors=n_neighbors, metric=metric, weights=weights)
+            result["knn_accuracy"] = float(knn.fit(x_train, y_train).score(x_test, y_test))
+        else:
+            knn = KNeighborsRegressor(n_neighbors=n_neighbors, metric=metric, weights=weights)
+            result.update(
+                _continuous_scores("knn", y_test, knn.fit(x_train, y_train).predict(x_test))
+            )
+    if method in ("linear", "both"):
+        if discrete:
+            model = make_pipeline(
+                StandardScaler(), LogisticRegression(C=1.0 / alpha, max_iter=5000)
+            )
+            result["linear_accuracy"] = float(model.fit(x_train, y_train).score(x_test, y_test))
+        else:
+            model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+            result.update(
+                _continuous_scores("linear", y_test, model.fit(x_train, y_train).predict(x_test))
+            )
+    return result

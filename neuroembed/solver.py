@@ -1,0 +1,364 @@
+"""The training machinery: device choice, the optimisation loop, and the contrastive step for neural data.
+
+Nothing here knows about scikit-learn. :func:`train_loop` is shared by the neural estimator and the image methods in
+:mod:`neuroembed.ssl`; :class:`ContrastiveSolver` turns sampled indices into a loss for recordings that are resident on
+the device; :func:`embed` runs a whole recording (an array or a streamed HDF5 dataset) through an encoder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from neuroembed.sampling import ContrastiveSampler, IndexBatch
+
+__all__ = [
+    "DEVICES",
+    "TrainingDivergedError",
+    "TrainResult",
+    "resolve_device",
+    "make_generators",
+    "flush_denormal",
+    "train_loop",
+    "ContrastiveSolver",
+    "embed",
+]
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the iteration."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` into an available :class:`torch.device`.
+
+    ``"auto"`` picks CUDA when present, else the CPU. Asking for a device that does not exist raises ``ValueError``.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as {list(DEVICES)}; got {device!r}.")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device={device!r} is not a valid device; choose one of {list(DEVICES)}."
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was asked for, but CUDA is not available on this machine; use 'cpu' or 'auto'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)."
+            )
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(
+                "device='mps' was asked for, but MPS is not available on this machine; use 'cpu' or 'auto'."
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported; choose one of {list(DEVICES)}.")
+    return dev
+
+
+def make_generators(
+    random_state: Any, device: torch.device
+) -> tuple[np.random.Generator, torch.Generator]:
+    """A numpy Generator and a torch Generator on ``device``, both derived from ``random_state``.
+
+    ``random_state`` may be None (fresh entropy), an int, or a :class:`numpy.random.Generator`/``RandomState``.
+
+    Examples
+    --------
+    >>> rng, gen = make_generators(0, torch.device("cpu"))
+    >>> gen.initial_seed() == make_generators(0, torch.device("cpu"))[1].initial_seed()
+    True
+    """
+    if isinstance(random_state, np.random.RandomState):
+        rng = np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    elif isinstance(random_state, (np.random.Generator, type(None))) or (
+        isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
+    ):
+        rng = np.random.default_rng(random_state)
+    else:
+        raise TypeError(
+            f"random_state must be None, an int or a numpy Generator; got {random_state!r}."
+        )
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(rng.integers(0, 2**63 - 1)))
+    return rng, gen
+
+
+@contextlib.contextmanager
+def flush_denormal(device: torch.device) -> Iterator[None]:
+    """Flush denormal floats to zero on the CPU while training (denormal arithmetic can slow a step several-fold).
+
+    Restores the default (off) afterwards. No effect on other devices.
+    """
+    enabled = device.type == "cpu" and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if enabled:
+            torch.set_flush_denormal(False)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_loop` did."""
+
+    loss_history: np.ndarray
+    n_iterations: int
+    seconds: float
+    interrupted: bool
+
+
+def train_loop(
+    step: Callable[[int], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    max_iterations: int,
+    *,
+    max_seconds: float | None = None,
+    verbose: bool = False,
+    desc: str = "fit",
+    after_step: Callable[[int], None] | None = None,
+    log_every: int = 50,
+    start_iteration: int = 0,
+) -> TrainResult:
+    """Run ``optimizer`` on the loss returned by ``step(i)`` for iterations ``start_iteration .. max_iterations - 1``.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(i) -> scalar loss tensor`` (forward only; the loop does ``zero_grad``, ``backward`` and ``step``).
+    optimizer : torch.optim.Optimizer
+    max_iterations : int
+        Index one past the last iteration.
+    max_seconds : float, optional
+        Wall-clock budget; the loop stops after the iteration that exceeds it.
+    verbose : bool
+        Show a tqdm progress bar with the current loss.
+    after_step : callable, optional
+        ``after_step(i)`` after each optimiser step (EMA updates, queues, checkpoints).
+    log_every : int
+        Iterations between host synchronisations on accelerators (loss read-out, NaN check, progress text). On the
+        CPU, where reading a value costs nothing, every iteration is checked.
+    start_iteration : int
+        First iteration (when resuming).
+
+    Returns
+    -------
+    TrainResult
+        ``loss_history`` holds one loss per iteration run. A ``KeyboardInterrupt`` stops the loop with a warning and
+        ``interrupted=True``; the model keeps the iterations done so far.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If the loss becomes NaN or infinite (the message names the iteration).
+    """
+    total = max_iterations - start_iteration
+    first_param = next((p for g in optimizer.param_groups for p in g["params"]), None)
+    on_cpu = first_param is None or first_param.device.type == "cpu"
+    sync_every = 1 if on_cpu else max(1, log_every)
+    buffer = torch.zeros(
+        max(total, 0), device=first_param.device if first_param is not None else "cpu"
+    )
+    done = 0
+    interrupted = False
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, desc=desc, disable=not verbose, leave=False, dynamic_ncols=True)
+    try:
+        for i in range(start_iteration, max_iterations):
+            loss = step(i)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if after_step is not None:
+                after_step(i)
+            buffer[done] = loss.detach()
+            done += 1
+            bar.update(1)
+            if done % sync_every == 0 or i == max_iterations - 1:
+                _check_finite(buffer[:done], start_iteration)
+                if verbose and done % max(1, log_every) == 0:
+                    bar.set_postfix(loss=f"{float(buffer[done - 1]):.4f}")
+            if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(
+            f"{desc} interrupted after {done} of {total} iterations; the model keeps the iterations done so far.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    finally:
+        bar.close()
+    history = buffer[:done].cpu().numpy().astype(np.float64)
+    _check_finite(torch.from_numpy(history), start_iteration)
+    return TrainResult(history, done, time.perf_counter() - t0, interrupted)
+
+
+def _check_finite(losses: torch.Tensor, start_iteration: int) -> None:
+    bad = ~torch.isfinite(losses)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0]) + start_iteration
+        raise TrainingDivergedError(
+            f"the loss became {float(losses[first - start_iteration])} at iteration {first}; training stopped. "
+            "Lower the learning rate, raise the temperature (or its minimum), or check the input scaling."
+        )
+
+
+class ContrastiveSolver:
+    """One contrastive training step on recordings resident on the device.
+
+    Parameters
+    ----------
+    model : MultiSessionEncoder
+        One stem per session, shared trunk (a single session is a one-stem model).
+    criterion : nn.Module
+        ``criterion(anchor, positive, negatives)`` (InfoNCE), or ``criterion(features, labels)`` when
+        ``supcon_labels`` is given.
+    sampler : ContrastiveSampler
+    data : list of Tensor (n_samples_s, n_neurons_s)
+        Each session's neural data, already on the device.
+    supcon_labels : list of Tensor (n_samples_s,), optional
+        Labels for the SupCon criterion: every same-label sample in the batch is a positive.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        criterion: nn.Module,
+        sampler: ContrastiveSampler,
+        data: list[torch.Tensor],
+        *,
+        supcon_labels: list[torch.Tensor] | None = None,
+    ) -> None:
+        self.model = model
+        self.criterion = criterion
+        self.sampler = sampler
+        self.supcon_labels = supcon_labels
+        self.left = sampler.sessions[0].left
+        R = model.receptive_field
+        # (n_samples - R + 1, n_neurons, R) strided views: row i is the window starting at sample i, no copy
+        self._windows = [x.unfold(0, R, 1) for x in data]
+
+    def encode(self, indices: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+        """Embed groups of sample indices in one fused forward pass.
+
+        ``indices[s]`` is a list of index tensors for session ``s``; returns, for each group position ``g``, the
+        embeddings of all sessions' ``indices[s][g]`` concatenated over sessions.
+        """
+        hidden, sizes = [], []
+        for s, groups in enumerate(indices):
+            flat = torch.cat(groups)
+            hidden.append(self.model.stems[s](self._windows[s][flat - self.left]))
+            sizes.append([len(g) for g in groups])
+        out = self.model.head(torch.cat(hidden)).squeeze(-1)
+        per_session = torch.split(out, [sum(sz) for sz in sizes])
+        parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]
+        n_groups = len(indices[0])
+        return [torch.cat([p[g] for p in parts]) for g in range(n_groups)]
+
+    def loss(self, batch: IndexBatch | None = None) -> torch.Tensor:
+        """Draw a batch (unless given) and return its loss (forward only)."""
+        if batch is None:
+            batch = self.sampler.sample()
+        groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
+        if batch.time_positive is not None:
+            for g, t in zip(groups, batch.time_positive):
+                g.append(t)
+        embedded = self.encode(groups)
+        ref, pos, neg = embedded[0], embedded[1], embedded[2]
+        if batch.positive_order is not None:
+            pos = pos[batch.positive_order]
+        if self.supcon_labels is not None:
+            ref_labels = torch.cat([lab[r] for lab, r in zip(self.supcon_labels, batch.reference)])
+            pos_labels = torch.cat([lab[p] for lab, p in zip(self.supcon_labels, batch.positive)])
+            if batch.positive_order is not None:
+                pos_labels = pos_labels[batch.positive_order]
+            return self.criterion(torch.cat([ref, pos]), torch.cat([ref_labels, pos_labels]))
+        loss = self.criterion(ref, pos, neg)
+        if batch.time_positive is not None:
+            loss = loss + self.criterion(ref, embedded[3], neg)
+        return loss
+
+
+@torch.no_grad()
+def embed(
+    stem: nn.Module,
+    head: Callable[[torch.Tensor], torch.Tensor],
+    data: Any,
+    receptive_field: int,
+    device: torch.device,
+    *,
+    chunk_size: int = 16384,
+    verbose: bool = False,
+) -> np.ndarray:
+    """Embed every sample of a recording, ``(n_samples, n_neurons) -> (n_samples, output_dimension)``.
+
+    The recording is padded by repeating its first and last rows (edge padding) so that the output has one row per
+    input sample. It is processed in chunks of ``chunk_size`` rows, each read, moved to the device and encoded
+    separately, so ``data`` may be an ``h5py.Dataset`` larger than memory (it is only ever sliced contiguously).
+
+    Parameters
+    ----------
+    stem, head : the session's first layer and the shared rest of the encoder.
+    data : ndarray or h5py.Dataset of shape (n_samples, n_neurons)
+    receptive_field : int
+    device : torch.device
+    chunk_size : int
+        Output rows per chunk.
+    verbose : bool
+        Show a progress bar.
+    """
+    n = int(data.shape[0])
+    if n == 0:
+        raise ValueError("cannot embed an empty recording (0 samples).")
+    left = receptive_field // 2
+    right = receptive_field - left
+    out: np.ndarray | None = None
+    n_chunks = math.ceil(n / chunk_size)
+    for c in tqdm(
+        range(n_chunks), desc="transform", disable=not verbose or n_chunks < 2, leave=False
+    ):
+        a, b = c * chunk_size, min(n, (c + 1) * chunk_size)
+        lo, hi = max(0, a - left), min(n, b + right - 1)
+        block = np.asarray(data[lo:hi], dtype=np.float32)
+        pad_before, pad_after = left - (a - lo), (b + right - 1) - hi
+        if pad_before or pad_after:
+            block = np.concatenate(
+                [np.repeat(block[:1], pad_before, 0), block, np.repeat(block[-1:], pad_after, 0)]
+            )
+        x = (
+            torch.from_numpy(np.ascontiguousarray(block.T))
+            .unsqueeze(0)
+            .to(device, non_blocking=True)
+        )
+        z = head(stem(x))[0].T.float().cpu().numpy()
+        if out is None:
+            out = np.empty((n, z.shape[1]), dtype=np.float32)
+        out[a:b] = z
+    return out  # type: ignore[return-value]  # n >= 1, so at least one chunk ran

@@ -1,0 +1,327 @@
+"""The scikit-learn face: contract, determinism, persistence, decoding quality and bad input."""
+
+import os
+import pickle
+import warnings
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from neuroembed.estimator import FORMAT_VERSION, Estimator
+
+CHECK_KW = dict(batch_size=4, max_iterations=3, time_offset=1, random_state=0, device="cpu")
+
+# Encoders with a receptive field > 1 embed each sample from a window of its neighbours in time, so the embedding
+# of a row depends on the rows around it: these two checks assume rows are independent and cannot pass.
+TEMPORAL_CONTEXT = "a conv encoder embeds each sample from its neighbours in time, so rows are not independent"
+
+
+def _expected_failures(estimator):
+    if estimator.model == "offset1":
+        return {}
+    return {
+        "check_methods_subset_invariance": TEMPORAL_CONTEXT,
+        "check_methods_sample_order_invariance": TEMPORAL_CONTEXT,
+    }
+
+
+@parametrize_with_checks(
+    [Estimator(model="offset1", **CHECK_KW), Estimator(model="offset10", **CHECK_KW)],
+    expected_failed_checks=_expected_failures,
+)
+@pytest.mark.timeout(120)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _toy(n=600, n_neurons=20, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    pos = (np.sin(t / 40) + 1) / 2
+    centres = rng.uniform(0, 1, n_neurons)
+    rates = 0.2 + 3 * np.exp(-((pos[:, None] - centres) ** 2) / (2 * 0.08**2))
+    return rng.poisson(rates).astype(np.float32), pos.astype(np.float32)
+
+
+FAST = dict(model="offset5", batch_size=64, max_iterations=30, time_offset=3, device="cpu")
+
+
+@pytest.mark.parametrize("conditional", ["time", "time_delta", "delta"])
+def test_same_seed_same_embedding_bitwise(conditional):
+    X, y = _toy()
+    a = Estimator(conditional=conditional, random_state=3, **FAST).fit(X, y).transform(X)
+    b = Estimator(conditional=conditional, random_state=3, **FAST).fit(X, y).transform(X)
+    c = Estimator(conditional=conditional, random_state=4, **FAST).fit(X, y).transform(X)
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+
+
+def test_fit_transform_shapes_and_attributes():
+    X, y = _toy()
+    est = Estimator(random_state=0, output_dimension=3, **FAST)
+    Z = est.fit_transform(X, y)
+    assert Z.shape == (600, 3) and Z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
+    assert est.n_iter_ == 30 and est.loss_history_.shape == (30,)
+    assert est.n_features_in_ == 20 and est.receptive_field_ == 5 and est.num_negatives_ == 64
+    assert np.isfinite(est.score(X, y))
+
+
+def test_training_lowers_the_loss():
+    X, y = _toy()
+    est = Estimator(random_state=0, **{**FAST, "max_iterations": 200})
+    est.fit(X, y)
+    assert est.loss_history_[-20:].mean() < est.loss_history_[:20].mean() - 0.1
+
+
+def test_linear_track_embedding_decodes_3x_better_than_raw_counts():
+    from neuroembed.datasets import linear_track
+    from neuroembed.metrics import decode
+
+    rec = linear_track(n_samples=10000, random_state=0)
+    X, y = rec.neural, rec.behaviour
+    n_train = int(0.8 * len(X))
+    est = Estimator(max_iterations=500, batch_size=256, random_state=0, device="cpu")
+    est.fit(X[:n_train], y[:n_train])
+    Z = est.transform(X)
+    err_embedding = decode(Z, y[:, 0], train_fraction=0.8, method="knn")["knn_median_error"]
+    err_raw = decode(X, y[:, 0], train_fraction=0.8, method="knn")["knn_median_error"]
+    assert err_raw >= 3 * err_embedding, (err_raw, err_embedding)
+
+
+@pytest.mark.parametrize(
+    "kwargs,y_kind",
+    [
+        (dict(conditional="discrete"), "labels"),
+        (dict(conditional="discrete", criterion="supcon", temperature=0.5), "labels"),
+        (dict(conditional="mixed"), "tuple"),
+        (dict(conditional="time_delta", hybrid=True), "cont"),
+        (dict(conditional="time", temperature_mode="learnable", temperature=1.0, min_temperature=0.5), None),
+        (dict(conditional="time_delta", distance="euclidean"), "cont"),
+        (dict(conditional="time", num_negatives=17), None),
+        (dict(conditional="time_delta", model="offset36"), "cont"),
+        (dict(conditional="time_delta", model="offset1"), "cont"),
+    ],
+)
+def test_variants_train(kwargs, y_kind):
+    X, pos = _toy()
+    labels = (pos > 0.5).astype(int)
+    y = {"labels": labels, "tuple": (pos, labels), "cont": pos, None: None}[y_kind]
+    params = {**FAST, **kwargs}
+    est = Estimator(random_state=0, **params).fit(X, y)
+    Z = est.transform(X)
+    assert Z.shape == (600, 8) and np.isfinite(Z).all()
+    assert np.isfinite(est.loss_history_).all()
+    if kwargs.get("temperature_mode") == "learnable":
+        assert est.temperature_ >= 0.5 - 1e-6
+
+
+def test_learnable_temperature_moves_but_respects_minimum():
+    X, _ = _toy()
+    est = Estimator(
+        conditional="time", temperature_mode="learnable", temperature=1.0, min_temperature=0.9,
+        learning_rate=0.05, random_state=0, **{k: v for k, v in FAST.items() if k != "max_iterations"},
+        max_iterations=60,
+    ).fit(X)
+    assert 0.9 - 1e-6 <= est.temperature_ <= 1.0 + 1e-6
+    assert est.temperature_ != 1.0
+
+
+def test_dataframe_feature_names():
+    X, y = _toy()
+    df = pd.DataFrame(X, columns=[f"n{i}" for i in range(X.shape[1])])
+    est = Estimator(random_state=0, **FAST).fit(df, y)
+    assert list(est.feature_names_in_) == list(df.columns)
+    with pytest.raises(ValueError, match="columns differ"):
+        est.transform(df.rename(columns={"n0": "other"}))
+
+
+def test_multisession_shared_space():
+    X1, y1 = _toy(600, 20, seed=0)
+    X2, y2 = _toy(500, 12, seed=1)
+    est = Estimator(random_state=0, **FAST).fit([X1, X2], [y1, y2])
+    assert est.n_sessions_ == 2 and est.session_n_features_ == [20, 12]
+    assert est.transform(X2, session=1).shape == (500, 8)
+    with pytest.raises(ValueError, match="pass session"):
+        est.transform(X1)
+    with pytest.raises(ValueError, match="out of range"):
+        est.transform(X1, session=2)
+    with pytest.raises(ValueError, match="expecting 12 features"):
+        est.transform(X1, session=1)
+    assert np.isfinite(est.score(X2, y2, session=1))
+
+
+def test_transform_streams_hdf5(tmp_path):
+    X, y = _toy()
+    est = Estimator(random_state=0, **FAST).fit(X, y)
+    with h5py.File(tmp_path / "rec.h5", "w") as f:
+        f["neural"] = X
+    with h5py.File(tmp_path / "rec.h5", "r") as f:
+        Z = est.transform(f["neural"], chunk_size=97)
+    np.testing.assert_allclose(Z, est.transform(X), atol=1e-6)
+
+
+def test_transform_hdf5_with_nan_is_refused(tmp_path):
+    X, y = _toy()
+    est = Estimator(random_state=0, **FAST).fit(X, y)
+    X = X.copy()
+    X[300, 2] = np.nan
+    with h5py.File(tmp_path / "rec.h5", "w") as f:
+        f["neural"] = X
+    with h5py.File(tmp_path / "rec.h5", "r") as f, pytest.raises(ValueError, match="row 300"):
+        est.transform(f["neural"], chunk_size=100)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# persistence
+# ---------------------------------------------------------------------------------------------------------------
+def test_save_load_roundtrip_bitwise(tmp_path):
+    X, y = _toy()
+    est = Estimator(random_state=0, temperature_mode="learnable", **FAST).fit(X, y)
+    path = tmp_path / "model.pt"
+    est.save(path)
+    loaded = Estimator.load(path, device="cpu")
+    assert loaded.transform(X).tobytes() == est.transform(X).tobytes()
+    assert loaded.get_params() == {**est.get_params(), "device": "cpu"}
+    np.testing.assert_array_equal(loaded.loss_history_, est.loss_history_)
+    assert loaded.temperature_ == est.temperature_
+    assert clone(loaded).get_params() == loaded.get_params()
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/neuroembed_pwned",))
+
+
+def test_malicious_model_file_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"config": "{}", "encoder": _Exploit()}, f)
+    marker = "/tmp/neuroembed_pwned"
+    if os.path.exists(marker):
+        os.remove(marker)
+    with pytest.raises(ValueError, match="refused to load"):
+        Estimator.load(path)
+    assert not os.path.exists(marker)
+    # the same through torch.save
+    torch.save({"config": "{}", "encoder": _Exploit()}, path)
+    with pytest.raises(ValueError, match="refused to load"):
+        Estimator.load(path)
+    assert not os.path.exists(marker)
+
+
+def test_other_format_versions_and_garbage(tmp_path):
+    X, y = _toy()
+    est = Estimator(random_state=0, **FAST).fit(X, y)
+    est.save(tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    import json
+
+    for version, hint in [(FORMAT_VERSION + 1, "upgrade neuroembed"), (0, "re-fit")]:
+        config = json.loads(payload["config"])
+        config["format_version"] = version
+        torch.save({**payload, "config": json.dumps(config)}, tmp_path / "v.pt")
+        with pytest.raises(ValueError, match=hint):
+            Estimator.load(tmp_path / "v.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="refused to load .* not a model file"):
+        Estimator.load(tmp_path / "garbage.pt")
+    with pytest.raises(FileNotFoundError):
+        Estimator.load(tmp_path / "missing.pt")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# interruption and resume
+# ---------------------------------------------------------------------------------------------------------------
+def test_keyboard_interrupt_leaves_usable_estimator(monkeypatch):
+    from neuroembed import solver
+
+    X, y = _toy()
+    calls = {"n": 0}
+    original = solver.ContrastiveSolver.loss
+
+    def interrupted(self, batch=None):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(solver.ContrastiveSolver, "loss", interrupted)
+    est = Estimator(random_state=0, **FAST)
+    with pytest.warns(RuntimeWarning, match="interrupted after 11"):
+        est.fit(X, y)
+    assert est.n_iter_ == 11 and est.interrupted_
+    assert est.transform(X).shape == (600, 8)
+
+
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    from neuroembed import solver
+
+    X, y = _toy()
+    params = dict(random_state=5, **{**FAST, "max_iterations": 40})
+    reference = Estimator(**params).fit(X, y)
+
+    calls = {"n": 0}
+    original = solver.ContrastiveSolver.loss
+
+    def crash(self, batch=None):
+        calls["n"] += 1
+        if calls["n"] == 27:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    ckpt = tmp_path / "ckpt"
+    est = Estimator(checkpoint_dir=str(ckpt), checkpoint_every=10, **params)
+    monkeypatch.setattr(solver.ContrastiveSolver, "loss", crash)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        est.fit(X, y)
+    monkeypatch.setattr(solver.ContrastiveSolver, "loss", original)
+    assert (ckpt / "checkpoint.pt").exists()
+    est.fit(X, y, resume=True)
+    assert est.n_iter_ == 40
+    np.testing.assert_array_equal(est.loss_history_, reference.loss_history_)
+    assert est.transform(X).tobytes() == reference.transform(X).tobytes()
+
+
+def test_resume_refuses_other_settings_or_data(tmp_path):
+    X, y = _toy()
+    ckpt = str(tmp_path)
+    Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="other settings"):
+        Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **{**FAST, "batch_size": 32}).fit(
+            X, y, resume=True
+        )
+    with pytest.raises(ValueError, match="other data"):
+        Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **FAST).fit(X * 2, y, resume=True)
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        Estimator(**FAST).fit(X, y, resume=True)
+
+
+def test_nan_loss_names_the_iteration(monkeypatch):
+    from neuroembed import solver
+    from neuroembed.solver import TrainingDivergedError
+
+    X, y = _toy()
+    calls = {"n": 0}
+    original = solver.ContrastiveSolver.loss
+
+    def poisoned(self, batch=None):
+        calls["n"] += 1
+        loss = original(self, batch)
+        return loss * float("nan") if calls["n"] == 8 else loss
+
+    monkeypatch.setattr(solver.ContrastiveSolver, "loss", poisoned)
+    with pytest.raises(TrainingDivergedError, match="iteration 7"):
+        Estimator(random_state=0, **FAST).fit(X, y)
+
+
+def test_no_warnings_in_plain_use():
+    X, y = _toy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Estimator(random_state=0, **FAST).fit(X, y).transform(X)

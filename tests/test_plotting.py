@@ -1,0 +1,124 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from neuroembed.plotting import plot_consistency, plot_embedding, plot_loss  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def embedding():
+    return np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+
+
+def test_embedding_3d_coloured_by_behaviour(embedding):
+    position = np.linspace(0, 1.6, 100)
+    fig = plot_embedding(embedding, color=position, title="rat")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.name == "3d" and ax.get_title() == "rat"
+    points = ax.collections[0]
+    np.testing.assert_allclose(points.get_array(), position)
+    assert len(fig.axes) == 2  # with a colour bar
+    fig.savefig(__import__("io").BytesIO(), format="png")  # draws without error
+
+
+def test_embedding_2d_and_dims(embedding):
+    fig = plot_embedding(embedding, dims=(3, 1), color=np.arange(100)[:, None], colorbar=False)
+    ax = fig.axes[0]
+    assert ax.name == "rectilinear" and len(fig.axes) == 1
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), embedding[:, [3, 1]])
+    assert ax.get_xlabel() == "dim 3"
+    # a 2-D embedding with the default dims falls back to a 2-D plot
+    assert plot_embedding(embedding[:, :2]).axes[0].name == "rectilinear"
+
+
+def test_embedding_colour_options_and_given_axes(embedding):
+    fig, ax = plt.subplots()
+    assert plot_embedding(embedding, color="tab:red", dims=(0, 1), ax=ax) is fig
+    np.testing.assert_allclose(
+        ax.collections[0].get_facecolor()[0][:3], matplotlib.colors.to_rgb("tab:red")
+    )
+    fig = plot_embedding(embedding, color="time")
+    np.testing.assert_array_equal(fig.axes[0].collections[0].get_array(), np.arange(100))
+
+
+def test_embedding_bad_input(embedding):
+    with pytest.raises(ValueError, match="one value per sample"):
+        plot_embedding(embedding, color=np.zeros(99))
+    with pytest.raises(ValueError, match="one value per sample"):
+        plot_embedding(embedding, color=np.zeros((100, 3)))
+    with pytest.raises(ValueError, match="colour"):
+        plot_embedding(embedding, color="not-a-colour")
+    with pytest.raises(ValueError, match="dims"):
+        plot_embedding(embedding, dims=(0, 7))
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        plot_embedding(embedding[:, :1])
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match="3-D Axes"):
+        plot_embedding(embedding, ax=ax)
+
+
+def test_loss_and_bits():
+    history = np.linspace(np.log(64), 1.0, 50)
+    fig = plot_loss(history)
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), history)
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 51))
+    assert fig.axes[0].get_ylabel() == "InfoNCE loss"
+
+    class Fitted:
+        loss_history_ = history
+        num_negatives_ = 64
+
+    fig = plot_loss(Fitted(), bits=True, label="run 0")
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), (np.log(64) - history) / np.log(2))
+    assert fig.axes[0].get_legend() is not None
+    with pytest.raises(ValueError, match="num_negatives"):
+        plot_loss(history, bits=True)
+    with pytest.raises(ValueError, match="1-D"):
+        plot_loss(np.zeros((3, 3)))
+
+
+def test_consistency_heatmap():
+    names = ["rat1", "rat2", "rat3"]
+    values = np.array([[np.nan, 0.91, 0.5], [0.88, np.nan, 0.45], [0.52, 0.47, np.nan]])
+    frame = pd.DataFrame(
+        values, index=pd.Index(names, name="source"), columns=pd.Index(names, name="target")
+    )
+    fig = plot_consistency(frame, title="between rats")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["0.91", "0.50", "0.88", "0.45", "0.52", "0.47"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert ax.get_xlabel() == "target" and ax.get_ylabel() == "source"
+    assert ax.images[0].get_array().mask.diagonal().all()  # NaN diagonal left blank
+    fig = plot_consistency(values, annotate=False, fmt=".1f")
+    assert len(fig.axes[0].texts) == 0
+    with pytest.raises(ValueError, match="2-D"):
+        plot_consistency(np.zeros(3))
+
+
+def test_plotting_does_not_import_upper_floors():
+    import ast
+    from pathlib import Path
+
+    import neuroembed.plotting as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(
+        m and m.startswith(("neuroembed.metrics", "neuroembed.estimator", "neuroembed.solver"))
+        for m in imported
+    )

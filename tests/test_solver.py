@@ -1,0 +1,112 @@
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from neuroembed.models import Offset10, Offset5
+from neuroembed.solver import TrainingDivergedError, embed, make_generators, resolve_device, train_loop
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="choose one of"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+    with pytest.raises(TypeError):
+        resolve_device(3)
+
+
+def test_generators_are_seeded():
+    a = make_generators(5, torch.device("cpu"))[1]
+    b = make_generators(5, torch.device("cpu"))[1]
+    assert torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    with pytest.raises(TypeError, match="random_state"):
+        make_generators("x", torch.device("cpu"))
+
+
+def _quadratic():
+    w = torch.nn.Parameter(torch.tensor([3.0]))
+    opt = torch.optim.SGD([w], lr=0.1)
+    return w, opt
+
+
+def test_train_loop_records_losses_and_calls_after_step():
+    w, opt = _quadratic()
+    seen = []
+    result = train_loop(lambda i: (w**2).sum(), opt, 20, after_step=seen.append)
+    assert result.n_iterations == 20 and len(result.loss_history) == 20
+    assert seen == list(range(20))
+    assert result.loss_history[-1] < result.loss_history[0]
+
+
+def test_train_loop_nan_names_iteration():
+    w, opt = _quadratic()
+    with pytest.raises(TrainingDivergedError, match="iteration 4"):
+        train_loop(lambda i: (w**2).sum() * (float("nan") if i == 4 else 1.0), opt, 10)
+
+
+def test_train_loop_keyboard_interrupt_keeps_progress():
+    w, opt = _quadratic()
+
+    def step(i):
+        if i == 3:
+            raise KeyboardInterrupt
+        return (w**2).sum()
+
+    with pytest.warns(RuntimeWarning, match="interrupted after 3"):
+        result = train_loop(step, opt, 10)
+    assert result.interrupted and result.n_iterations == 3
+    assert float(w.detach()) < 3.0
+
+
+def test_train_loop_time_budget():
+    w, opt = _quadratic()
+    result = train_loop(lambda i: (w**2).sum(), opt, 10**6, max_seconds=0.2)
+    assert 0 < result.n_iterations < 10**6
+
+
+def _reference_embed(model, X):
+    """Slow reference: pad by repeating edge rows, embed every window separately."""
+    rf = model.receptive_field
+    left = rf // 2
+    right = rf - left
+    padded = np.concatenate([np.repeat(X[:1], left, 0), X, np.repeat(X[-1:], right - 1, 0)])
+    out = []
+    with torch.no_grad():
+        for t in range(len(X)):
+            w = torch.from_numpy(padded[t : t + rf].T.copy())[None]
+            out.append(model(w)[0, :, 0].numpy())
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("cls", [Offset5, Offset10])
+@pytest.mark.parametrize("chunk", [7, 1000])
+def test_embed_edge_padding_and_chunks(cls, chunk):
+    torch.manual_seed(0)
+    model = cls(4).eval()
+    X = np.random.default_rng(0).normal(size=(53, 4)).astype(np.float32)
+    got = embed(model.stem, model.head, X, model.receptive_field, torch.device("cpu"), chunk_size=chunk)
+    np.testing.assert_allclose(got, _reference_embed(model, X), atol=1e-5)
+
+
+def test_embed_streams_hdf5(tmp_path):
+    torch.manual_seed(0)
+    model = Offset10(3).eval()
+    X = np.random.default_rng(1).normal(size=(100, 3)).astype(np.float32)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = X
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        got = embed(model.stem, model.head, f["x"], 10, torch.device("cpu"), chunk_size=16)
+    np.testing.assert_allclose(got, _reference_embed(model, X), atol=1e-5)
+
+
+def test_no_warnings_from_a_clean_loop():
+    w, opt = _quadratic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_loop(lambda i: (w**2).sum(), opt, 3)
