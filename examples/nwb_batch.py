@@ -3,6 +3,7 @@
 Run it as a script::
 
     python examples/nwb_batch.py                       # makes 4 synthetic NWB sessions, embeds them
+    python examples/nwb_batch.py --quick               # small sessions, few steps (also NEUROEMBED_QUICK=1)
     python examples/nwb_batch.py 'recordings/*.nwb'    # your own files
     python examples/nwb_batch.py 'recordings/*.nwb' --scheduler tcp://10.0.0.5:8786
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +78,12 @@ def main() -> None:
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     parser.add_argument("--iterations", type=int, default=300, help="training steps per file")
     parser.add_argument("--redo", action="store_true", help="recompute files already done")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sessions and 50 steps (also NEUROEMBED_QUICK=1)"
+    )
     args = parser.parse_args()
+    quick = args.quick or os.environ.get("NEUROEMBED_QUICK", "0") not in ("", "0")
+    n_samples, iterations = (1500, 50) if quick else (6000, args.iterations)
 
     out = Path(args.out)
     pattern = args.pattern
@@ -86,7 +93,7 @@ def main() -> None:
         for seed in range(4):
             path = folder / f"session_{seed}.nwb"
             if not path.exists():
-                write_session(path, seed)
+                write_session(path, seed, n_samples=n_samples)
         broken = folder / "session_broken.nwb"
         if not broken.exists():
             broken.write_bytes(b"this is not an NWB file")
@@ -96,7 +103,7 @@ def main() -> None:
     params = {
         "model": "offset10",
         "output_dimension": 8,
-        "max_iterations": args.iterations,
+        "max_iterations": iterations,
         "batch_size": 256,
     }
     summary = embed_files(

@@ -28,7 +28,9 @@ def find_rat_recording() -> Path | None:
     return None
 
 
-def _fit_and_decode(name: str, recording: Any, iterations: int, seed: int, out_dir: Path) -> dict[str, Any]:
+def _fit_and_decode(
+    name: str, recording: Any, iterations: int, seed: int, out_dir: Path
+) -> dict[str, Any]:
     from neuroembed.estimator import Estimator
     from neuroembed.metrics import decode
 
@@ -82,7 +84,9 @@ def _figure(results: list[dict[str, Any]], path: Path) -> None:
     for i, r in enumerate(results):
         ax = fig.add_subplot(2, len(results), i + 1, projection="3d")
         Z = r["embedding"]
-        sc = ax.scatter(Z[:, 0], Z[:, 1], Z[:, 2], c=r["position"], cmap="viridis", s=1, linewidths=0)
+        sc = ax.scatter(
+            Z[:, 0], Z[:, 1], Z[:, 2], c=r["position"], cmap="viridis", s=1, linewidths=0
+        )
         ax.set_title(f"{r['name']}: embedding (dims 1-3)")
         fig.colorbar(sc, ax=ax, shrink=0.6, label="position (m)")
         ax2 = fig.add_subplot(2, len(results), len(results) + i + 1)
@@ -128,15 +132,21 @@ def run_demo(
     iterations = max_iterations if max_iterations is not None else (150 if quick else 1500)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    recordings = [("linear_track", linear_track(n_samples=4000 if quick else 10000, random_state=seed))]
+    recordings = [
+        ("linear_track", linear_track(n_samples=4000 if quick else 10000, random_state=seed))
+    ]
     rat = find_rat_recording()
     if rat is not None:
         recordings.append(("rat_buddy", load_rat_hippocampus(rat)))
     else:
-        print_fn("(the real rat recording shared/data/cebra_rat_hippocampus/buddy.jl was not found; skipping it)")
+        print_fn(
+            "(the real rat recording shared/data/cebra_rat_hippocampus/buddy.jl was not found; skipping it)"
+        )
     results = []
     for name, rec in recordings:
-        print_fn(f"fitting {name}: {rec.n_samples} samples x {rec.n_neurons} neurons, {iterations} iterations ...")
+        print_fn(
+            f"fitting {name}: {rec.n_samples} samples x {rec.n_neurons} neurons, {iterations} iterations ..."
+        )
         results.append(_fit_and_decode(name, rec, iterations, seed, out))
     figure = out / "demo.png"
     _figure(results, figure)
@@ -152,7 +162,10 @@ def run_demo(
         )
     print_fn(f"\nembeddings and figure written to {out.resolve()} ({figure.name})")
     return {
-        "results": [{k: v for k, v in r.items() if k not in ("embedding", "position", "loss_history")} for r in results],
+        "results": [
+            {k: v for k, v in r.items() if k not in ("embedding", "position", "loss_history")}
+            for r in results
+        ],
         "figure": str(figure),
         "out_dir": str(out),
     }

@@ -46,7 +46,6 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -56,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neuroembed._files import atomic_path
 from neuroembed._validation import check_positive_int, describe
 from neuroembed.recording import Recording
 
@@ -132,6 +132,11 @@ def read_recording(path: str | os.PathLike[str], **read_kwargs: Any) -> Recordin
     suffix = path.suffix.lower()
     if suffix == ".nwb":
         return read_nwb(path, **read_kwargs)
+    if suffix in (".h5", ".hdf5", ".csv") and "neural" not in read_kwargs:
+        raise ValueError(
+            f"{str(path)!r}: a {suffix} file needs neural= (the dataset or columns holding the neural data), "
+            "e.g. read_recording(path, neural='spikes'); only NWB files say where their neural data is."
+        )
     if suffix in (".h5", ".hdf5"):
         return read_hdf5(path, **read_kwargs)
     if suffix == ".csv":
@@ -213,10 +218,8 @@ def _metrics(
 
 
 def _write_json_atomically(path: Path, payload: Mapping[str, Any]) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
         json.dump(payload, handle, indent=1, default=str)
-    os.replace(name, path)
 
 
 def _embed_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -398,13 +401,8 @@ def _write_summary(rows: list[dict[str, Any]], path: Path) -> pd.DataFrame:
     for column in _COUNT_COLUMNS:  # whole numbers, blank where a file failed
         table[column] = pd.to_numeric(table[column]).astype("Int64")
     table["previous_run"] = [value is True for value in table["previous_run"]]
-    fd, name = tempfile.mkstemp(prefix=".summary.", suffix=".csv.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        table.to_csv(name, index=False)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
     return table
 
 
@@ -492,6 +490,16 @@ def embed_files(
         raise ValueError(
             "pass either model= (apply a fitted model) or estimator_params= (fit per file), not both."
         )
+    if estimator_params is not None and not isinstance(estimator_params, Mapping):
+        raise TypeError(
+            "estimator_params must be a mapping of Estimator settings, e.g. {'max_iterations': 2000}; got "
+            f"{type(estimator_params).__name__}."
+        )
+    if read_kwargs is not None and not isinstance(read_kwargs, Mapping):
+        raise TypeError(
+            f"read_kwargs must be a mapping of reader arguments, e.g. {{'neural': 'units'}}; got "
+            f"{type(read_kwargs).__name__}."
+        )
     params = dict(estimator_params or {})
     if model is not None:
         model = Path(model).absolute()
@@ -505,6 +513,8 @@ def embed_files(
             raise ValueError(
                 f"estimator_params has unknown settings {unknown}; see neuroembed.Estimator."
             )
+        # check the values here, once, rather than in every worker after the cluster has started
+        Estimator(**params)._check_params()
     read_kwargs = dict(read_kwargs or {})
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from neuroembed.models.conv import conv_channels_last, conv_weight_matrix
 from neuroembed.sampling import ContrastiveSampler, IndexBatch
 
 __all__ = [
@@ -261,22 +263,44 @@ class ContrastiveSolver:
         self.sampler = sampler
         self.supcon_labels = supcon_labels
         self.left = sampler.sessions[0].left
+        self._trunk_forward = model.trunk.forward_channels_last
         R = model.receptive_field
-        # (n_samples - R + 1, n_neurons, R) strided views: row i is the window starting at sample i, no copy
-        self._windows = [x.unfold(0, R, 1) for x in data]
+        self._data = data
+        # row offsets, relative to a window's first sample, of the stem's im2col input (length x kernel)
+        self._offsets, self._stem_length = [], []
+        for stem in model.stems:
+            k = stem.kernel_size[0]
+            length = R - k + 1
+            dev = data[0].device
+            offsets = torch.arange(length, device=dev)[:, None] + torch.arange(k, device=dev)
+            self._offsets.append(offsets.reshape(-1))
+            self._stem_length.append(length)
+
+    def compile(self) -> None:
+        """Compile the shared trunk with :func:`torch.compile` (one-off cost at the first step)."""
+        self._trunk_forward = torch.compile(self.model.trunk.forward_channels_last, dynamic=False)
 
     def encode(self, indices: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """Embed groups of sample indices in one fused forward pass.
 
         ``indices[s]`` is a list of index tensors for session ``s``; returns, for each group position ``g``, the
         embeddings of all sessions' ``indices[s][g]`` concatenated over sessions.
+
+        The windows are gathered straight from the resident recording in the im2col layout of the first
+        convolution (one ``index_select``), each session's stem is one matrix product, and the shared trunk runs once
+        on the hidden activations of every session together.
         """
         hidden, sizes = [], []
         for s, groups in enumerate(indices):
             flat = torch.cat(groups)
-            hidden.append(self.model.stems[s](self._windows[s][flat - self.left]))
+            stem = self.model.stems[s]
+            rows = (flat - self.left)[:, None] + self._offsets[s]
+            cols = torch.index_select(self._data[s], 0, rows.reshape(-1))
+            cols = cols.view(flat.shape[0], self._stem_length[s], -1)
+            hidden.append(F.linear(cols, conv_weight_matrix(stem), stem.bias))
             sizes.append([len(g) for g in groups])
-        out = self.model.head(torch.cat(hidden)).squeeze(-1)
+        # float32 from here on, also under autocast: the loss's log-sum-exp wants the precision
+        out = self._trunk_forward(torch.cat(hidden)).squeeze(1).float()
         per_session = torch.split(out, [sum(sz) for sz in sizes])
         parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]
         n_groups = len(indices[0])
@@ -308,8 +332,8 @@ class ContrastiveSolver:
 
 @torch.no_grad()
 def embed(
-    stem: nn.Module,
-    head: Callable[[torch.Tensor], torch.Tensor],
+    stem: nn.Conv1d,
+    trunk: nn.Module,
     data: Any,
     receptive_field: int,
     device: torch.device,
@@ -325,7 +349,10 @@ def embed(
 
     Parameters
     ----------
-    stem, head : the session's first layer and the shared rest of the encoder.
+    stem : nn.Conv1d
+        The session's first layer.
+    trunk : Trunk
+        The shared rest of the encoder (with ``forward_channels_last``).
     data : ndarray or h5py.Dataset of shape (n_samples, n_neurons)
     receptive_field : int
     device : torch.device
@@ -352,12 +379,8 @@ def embed(
             block = np.concatenate(
                 [np.repeat(block[:1], pad_before, 0), block, np.repeat(block[-1:], pad_after, 0)]
             )
-        x = (
-            torch.from_numpy(np.ascontiguousarray(block.T))
-            .unsqueeze(0)
-            .to(device, non_blocking=True)
-        )
-        z = head(stem(x))[0].T.float().cpu().numpy()
+        x = torch.from_numpy(np.ascontiguousarray(block)).unsqueeze(0).to(device, non_blocking=True)
+        z = trunk.forward_channels_last(conv_channels_last(x, stem))[0].float().cpu().numpy()
         if out is None:
             out = np.empty((n, z.shape[1]), dtype=np.float32)
         out[a:b] = z

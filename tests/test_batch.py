@@ -134,6 +134,26 @@ def test_batch_on_local_cluster_reports_failure_and_resumes(
     }
 
 
+@pytest.mark.timeout(120)
+def test_existing_scheduler_address(tmp_path: Path) -> None:
+    """A scheduler started elsewhere (here: in this process) is used through its address and left running."""
+    from distributed import Client, LocalCluster
+
+    path = tmp_path / "one.nwb"
+    write_units_position_nwb(path, seed=5)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        summary = embed_files(
+            [path], TINY, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False
+        )
+        assert summary["status"].tolist() == ["ok"]
+        with Client(cluster) as client:  # the cluster still serves after the batch
+            assert client.submit(sum, [1, 2]).result() == 3
+            again = embed_files([path], TINY, tmp_path / "out", client=client, redo=True)
+            assert again["status"].tolist() == ["ok"] and client.status != "closed"
+
+
 def test_rerun_without_cluster_when_everything_is_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,7 +18,12 @@ CHECK_KW = dict(batch_size=4, max_iterations=3, time_offset=1, random_state=0, d
 
 # Encoders with a receptive field > 1 embed each sample from a window of its neighbours in time, so the embedding
 # of a row depends on the rows around it: these two checks assume rows are independent and cannot pass.
-TEMPORAL_CONTEXT = "a conv encoder embeds each sample from its neighbours in time, so rows are not independent"
+TEMPORAL_CONTEXT = (
+    "a conv encoder embeds each sample from its neighbours in time, so rows are not independent"
+)
+# These two checks fit a recording of 10 samples, which holds a single window of offset10's receptive field (10):
+# there is no positive to draw, and fit says so ("batch_size=4 is larger than the 1 usable samples ...").
+TOO_SHORT = "sklearn's check fits 10 samples, one window of the receptive field; fit refuses it with a clear error"
 
 
 def _expected_failures(estimator):
@@ -27,6 +32,8 @@ def _expected_failures(estimator):
     return {
         "check_methods_subset_invariance": TEMPORAL_CONTEXT,
         "check_methods_sample_order_invariance": TEMPORAL_CONTEXT,
+        "check_estimators_nan_inf": TOO_SHORT,
+        "check_fit2d_1feature": TOO_SHORT,
     }
 
 
@@ -101,7 +108,15 @@ def test_linear_track_embedding_decodes_3x_better_than_raw_counts():
         (dict(conditional="discrete", criterion="supcon", temperature=0.5), "labels"),
         (dict(conditional="mixed"), "tuple"),
         (dict(conditional="time_delta", hybrid=True), "cont"),
-        (dict(conditional="time", temperature_mode="learnable", temperature=1.0, min_temperature=0.5), None),
+        (
+            dict(
+                conditional="time",
+                temperature_mode="learnable",
+                temperature=1.0,
+                min_temperature=0.5,
+            ),
+            None,
+        ),
         (dict(conditional="time_delta", distance="euclidean"), "cont"),
         (dict(conditional="time", num_negatives=17), None),
         (dict(conditional="time_delta", model="offset36"), "cont"),
@@ -124,8 +139,13 @@ def test_variants_train(kwargs, y_kind):
 def test_learnable_temperature_moves_but_respects_minimum():
     X, _ = _toy()
     est = Estimator(
-        conditional="time", temperature_mode="learnable", temperature=1.0, min_temperature=0.9,
-        learning_rate=0.05, random_state=0, **{k: v for k, v in FAST.items() if k != "max_iterations"},
+        conditional="time",
+        temperature_mode="learnable",
+        temperature=1.0,
+        min_temperature=0.9,
+        learning_rate=0.05,
+        random_state=0,
+        **{k: v for k, v in FAST.items() if k != "max_iterations"},
         max_iterations=60,
     ).fit(X)
     assert 0.9 - 1e-6 <= est.temperature_ <= 1.0 + 1e-6
@@ -293,11 +313,13 @@ def test_resume_refuses_other_settings_or_data(tmp_path):
     ckpt = str(tmp_path)
     Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **FAST).fit(X, y)
     with pytest.raises(ValueError, match="other settings"):
-        Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **{**FAST, "batch_size": 32}).fit(
-            X, y, resume=True
-        )
+        Estimator(
+            checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **{**FAST, "batch_size": 32}
+        ).fit(X, y, resume=True)
     with pytest.raises(ValueError, match="other data"):
-        Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **FAST).fit(X * 2, y, resume=True)
+        Estimator(checkpoint_dir=ckpt, checkpoint_every=10, random_state=0, **FAST).fit(
+            X * 2, y, resume=True
+        )
     with pytest.raises(ValueError, match="checkpoint_dir"):
         Estimator(**FAST).fit(X, y, resume=True)
 

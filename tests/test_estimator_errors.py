@@ -5,12 +5,16 @@ import pytest
 
 from neuroembed.estimator import Estimator
 
-FAST = dict(model="offset5", batch_size=16, max_iterations=2, time_offset=2, device="cpu", random_state=0)
+FAST = dict(
+    model="offset5", batch_size=16, max_iterations=2, time_offset=2, device="cpu", random_state=0
+)
 
 
 def _data(n=200, n_neurons=6):
     rng = np.random.default_rng(0)
-    return rng.poisson(1.0, size=(n, n_neurons)).astype(np.float32), np.linspace(0, 1, n).astype(np.float32)
+    return rng.poisson(1.0, size=(n, n_neurons)).astype(np.float32), np.linspace(0, 1, n).astype(
+        np.float32
+    )
 
 
 X, Y = _data()
@@ -27,18 +31,53 @@ FIT_CASES = [
     ("inf in neural data", {}, X_inf, Y, ValueError, "infinite"),
     ("NaN in behaviour", {}, X, Y_nan, ValueError, "behaviour contains 1 NaN"),
     ("length mismatch", {}, X, Y[:150], ValueError, "150 samples but the neural data has 200"),
-    ("fewer samples than the receptive field", {"model": "offset10"}, X[:6], Y[:6], ValueError, "fewer than the 10"),
-    ("non-numeric neural data", {}, np.array([["a", "b"], ["c", "d"]] * 20), None, TypeError, "real numbers"),
-    ("object dtype that is not numbers", {}, np.array([[{}, 1]] * 20, dtype=object), None, TypeError, "dtype object"),
+    (
+        "fewer samples than the receptive field",
+        {"model": "offset10"},
+        X[:6],
+        Y[:6],
+        ValueError,
+        "fewer than the 10",
+    ),
+    (
+        "non-numeric neural data",
+        {},
+        np.array([["a", "b"], ["c", "d"]] * 20),
+        None,
+        TypeError,
+        "real numbers",
+    ),
+    (
+        "object dtype that is not numbers",
+        {},
+        np.array([[{}, 1]] * 20, dtype=object),
+        None,
+        TypeError,
+        "dtype object",
+    ),
     ("1-D neural data", {}, X[:, 0], Y, ValueError, "must be 2-D"),
     ("3-D neural data", {}, X[None], Y, ValueError, "3-D"),
     ("empty array", {}, np.empty((0, 5)), None, ValueError, "0 sample"),
     ("no features", {}, np.empty((50, 0)), None, ValueError, "0 feature"),
     ("None as neural data", {}, None, None, TypeError, "got None"),
-    ("integers beyond float32 precision", {}, (X + 2**25).astype(np.int64), Y, ValueError, "float32 cannot represent"),
+    (
+        "integers beyond float32 precision",
+        {},
+        (X + 2**25).astype(np.int64),
+        Y,
+        ValueError,
+        "float32 cannot represent",
+    ),
     ("constant behaviour with behaviour positives", {}, X, np.ones(200), ValueError, "constant"),
     ("behaviour missing for a behaviour conditional", {}, X, None, ValueError, "needs behaviour"),
-    ("discrete labels with one class", {"conditional": "discrete"}, X, np.zeros(200, int), ValueError, "only 1 class"),
+    (
+        "discrete labels with one class",
+        {"conditional": "discrete"},
+        X,
+        np.zeros(200, int),
+        ValueError,
+        "only 1 class",
+    ),
     (
         "discrete labels with a class of one sample",
         {"conditional": "discrete"},
@@ -49,23 +88,74 @@ FIT_CASES = [
     ),
     ("non-integer discrete labels", {"conditional": "discrete"}, X, Y, TypeError, "integers"),
     ("mixed without a tuple", {"conditional": "mixed"}, X, Y, TypeError, "tuple"),
-    ("batch_size larger than the data", {"batch_size": 500}, X, Y, ValueError, "batch_size=500 is larger"),
-    ("time_offset longer than the recording", {"time_offset": 400, "conditional": "time"}, X, None, ValueError, "time_offset=400"),
-    ("sessions with different behaviour widths", {}, [X, X], [Y, np.c_[Y, Y]], ValueError, "same number of columns"),
+    (
+        "batch_size larger than the data",
+        {"batch_size": 500},
+        X,
+        Y,
+        ValueError,
+        "batch_size=500 is larger",
+    ),
+    (
+        "time_offset longer than the recording",
+        {"time_offset": 400, "conditional": "time"},
+        X,
+        None,
+        ValueError,
+        "time_offset=400",
+    ),
+    (
+        "sessions with different behaviour widths",
+        {},
+        [X, X],
+        [Y, np.c_[Y, Y]],
+        ValueError,
+        "same number of columns",
+    ),
     ("sessions list with a behaviour of wrong count", {}, [X, X], [Y], ValueError, "list of 2"),
     ("unknown model", {"model": "offset7"}, X, Y, ValueError, r"model='offset7'.*offset10"),
-    ("unknown conditional", {"conditional": "space"}, X, Y, ValueError, r"conditional='space'.*time_delta"),
-    ("unknown distance", {"distance": "manhattan"}, X, Y, ValueError, r"distance='manhattan'.*cosine"),
-    ("unknown criterion", {"criterion": "triplet"}, X, Y, ValueError, r"criterion='triplet'.*supcon"),
+    (
+        "unknown conditional",
+        {"conditional": "space"},
+        X,
+        Y,
+        ValueError,
+        r"conditional='space'.*time_delta",
+    ),
+    (
+        "unknown distance",
+        {"distance": "manhattan"},
+        X,
+        Y,
+        ValueError,
+        r"distance='manhattan'.*cosine",
+    ),
+    (
+        "unknown criterion",
+        {"criterion": "triplet"},
+        X,
+        Y,
+        ValueError,
+        r"criterion='triplet'.*supcon",
+    ),
     ("unknown device", {"device": "tpu"}, X, Y, ValueError, r"device='tpu'"),
     ("supcon without labels", {"criterion": "supcon"}, X, Y, ValueError, "needs discrete labels"),
     ("negative temperature", {"temperature": -1.0}, X, Y, ValueError, "temperature must be"),
-    ("non-integer batch_size", {"batch_size": 3.5}, X, Y, TypeError, "batch_size must be an integer"),
+    (
+        "non-integer batch_size",
+        {"batch_size": 3.5},
+        X,
+        Y,
+        TypeError,
+        "batch_size must be an integer",
+    ),
     ("sparse input", {}, "sparse", Y, TypeError, "sparse"),
 ]
 
 
-@pytest.mark.parametrize("case,params,X_in,y_in,error,pattern", FIT_CASES, ids=[c[0] for c in FIT_CASES])
+@pytest.mark.parametrize(
+    "case,params,X_in,y_in,error,pattern", FIT_CASES, ids=[c[0] for c in FIT_CASES]
+)
 def test_fit_rejects(case, params, X_in, y_in, error, pattern):
     if isinstance(X_in, str) and X_in == "sparse":
         import scipy.sparse
@@ -87,7 +177,12 @@ def fitted():
 
 
 TRANSFORM_CASES = [
-    ("wrong feature count", dict(X=X[:, :4]), ValueError, "X has 4 features, but Estimator is expecting 6"),
+    (
+        "wrong feature count",
+        dict(X=X[:, :4]),
+        ValueError,
+        "X has 4 features, but Estimator is expecting 6",
+    ),
     ("session out of range", dict(X=X, session=3), ValueError, "out of range"),
     ("session not an int", dict(X=X, session="0"), TypeError, "session must be an int"),
     ("NaN at transform", dict(X=X_nan), ValueError, "NaN"),
@@ -95,7 +190,9 @@ TRANSFORM_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case,kwargs,error,pattern", TRANSFORM_CASES, ids=[c[0] for c in TRANSFORM_CASES])
+@pytest.mark.parametrize(
+    "case,kwargs,error,pattern", TRANSFORM_CASES, ids=[c[0] for c in TRANSFORM_CASES]
+)
 def test_transform_rejects(fitted, case, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         fitted.transform(**kwargs)

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from neuroembed.models import Offset10, Offset5
-from neuroembed.solver import TrainingDivergedError, embed, make_generators, resolve_device, train_loop
+from neuroembed.models import Offset5, Offset10
+from neuroembed.solver import (
+    TrainingDivergedError,
+    embed,
+    make_generators,
+    resolve_device,
+    train_loop,
+)
 
 
 def test_resolve_device():
@@ -90,7 +96,9 @@ def test_embed_edge_padding_and_chunks(cls, chunk):
     torch.manual_seed(0)
     model = cls(4).eval()
     X = np.random.default_rng(0).normal(size=(53, 4)).astype(np.float32)
-    got = embed(model.stem, model.head, X, model.receptive_field, torch.device("cpu"), chunk_size=chunk)
+    got = embed(
+        model.stem, model.trunk, X, model.receptive_field, torch.device("cpu"), chunk_size=chunk
+    )
     np.testing.assert_allclose(got, _reference_embed(model, X), atol=1e-5)
 
 
@@ -101,7 +109,7 @@ def test_embed_streams_hdf5(tmp_path):
     with h5py.File(tmp_path / "x.h5", "w") as f:
         f["x"] = X
     with h5py.File(tmp_path / "x.h5", "r") as f:
-        got = embed(model.stem, model.head, f["x"], 10, torch.device("cpu"), chunk_size=16)
+        got = embed(model.stem, model.trunk, f["x"], 10, torch.device("cpu"), chunk_size=16)
     np.testing.assert_allclose(got, _reference_embed(model, X), atol=1e-5)
 
 

@@ -100,6 +100,11 @@ def latent_manifold(
     noise_timescale = check_positive_float(noise_timescale, "noise_timescale", allow_zero=True)
     hidden_units = check_positive_int(hidden_units, "hidden_units")
     mean_rate = check_positive_float(mean_rate, "mean_rate")
+    if mean_rate * bin_size > 1e6:
+        raise ValueError(
+            f"mean_rate={mean_rate} with bin_size={bin_size} expects {mean_rate * bin_size:.3g} spikes per bin; "
+            "keep mean_rate * bin_size at or below 1e6 (firing rates are in Hz)."
+        )
     check_choice(noise, "noise", ["poisson", "gaussian"])
     rng = make_rng(random_state)
 

@@ -167,7 +167,7 @@ def linear_track(
     >>> bool(rec.behaviour[:, 0].min() >= 0.0 and rec.behaviour[:, 0].max() <= 1.6)
     True
     """
-    n_samples = check_positive_int(n_samples, "n_samples")
+    n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     bin_size = check_positive_float(bin_size, "bin_size")
     track_length = check_positive_float(track_length, "track_length")

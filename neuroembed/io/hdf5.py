@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from neuroembed._files import atomic_path
 from neuroembed._validation import (
     as_numeric_array,
     check_continuous,
@@ -166,9 +166,15 @@ def read_hdf5(
         rate = check_positive_float(rate, "rate")
     with _open_file(path) as handle:
         neural_ds = _dataset(handle, neural, "neural")
-        if neural_ds.ndim > 2:
+        if neural_ds.ndim == 0 or neural_ds.ndim > 2:
+            kind = "a scalar" if neural_ds.ndim == 0 else f"shape {neural_ds.shape}"
             raise ValueError(
-                f"neural dataset {neural!r} has shape {neural_ds.shape}; expected 1-D or 2-D."
+                f"neural dataset {neural!r} is {kind}; expected 1-D (one neuron) or 2-D (samples x neurons)."
+            )
+        if neural_ds.ndim == 1 and time_axis == 1:
+            raise ValueError(
+                f"time_axis=1 needs a 2-D dataset (neurons x samples); neural dataset {neural!r} is 1-D with "
+                f"shape {neural_ds.shape}. Use time_axis=0 for a single neuron."
             )
         n_total = int(neural_ds.shape[time_axis])
         if sample_range is None:
@@ -278,25 +284,15 @@ def write_embedding_hdf5(
                 f"timestamps must have shape ({Z.shape[0]},), one per embedding row; got {T.shape}."
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("embedding", data=Z)
-            if T is not None:
-                f.create_dataset("timestamps", data=T)
-            for key, value in (attrs or {}).items():
-                if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(
-                    value, bool
-                ):
-                    f.attrs[key] = value
-                else:
-                    f.attrs[key] = json.dumps(value, default=str)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("embedding", data=Z)
+        if T is not None:
+            f.create_dataset("timestamps", data=T)
+        for key, value in (attrs or {}).items():
+            if isinstance(value, (str, int, float, np.integer, np.floating)) and not isinstance(
+                value, bool
+            ):
+                f.attrs[key] = value
+            else:
+                f.attrs[key] = json.dumps(value, default=str)
     return path

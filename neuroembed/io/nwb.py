@@ -55,6 +55,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from neuroembed._files import atomic_path
 from neuroembed._validation import (
     as_numeric_array,
     check_continuous,
@@ -494,11 +495,17 @@ def read_nwb(
     if bin_size is not None:
         bin_size = check_positive_float(bin_size, "bin_size")
     if time_range is not None:
-        if len(time_range) != 2 or not float(time_range[0]) < float(time_range[1]):
+        try:
+            bounds = [float(v) for v in time_range]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"time_range must be (start, stop) in seconds, two numbers; got {time_range!r}."
+            ) from None
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
             raise ValueError(
                 f"time_range must be (start, stop) seconds with start < stop; got {time_range!r}."
             )
-        time_range = (float(time_range[0]), float(time_range[1]))
+        time_range = (bounds[0], bounds[1])
 
     with _open_nwb(path) as nwbfile:
         entries = _catalogue(nwbfile)
@@ -884,18 +891,9 @@ def write_embedding(
             timestamps_reference_time=reference_time,
         )
         build(sidecar_file)
-        tmp = _temporary_beside(target)
-        try:
-            with NWBHDF5IO(str(tmp), "w") as io:
-                io.write(sidecar_file)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(
-                tmp, 0o666 & ~umask
-            )  # mkstemp makes files private; give the sidecar ordinary permissions
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target, suffix=".tmp.nwb") as tmp, NWBHDF5IO(str(tmp), "w") as io:
+            io.write(sidecar_file)
     return target if target != real else path
 
 

@@ -43,24 +43,51 @@ from neuroembed.losses._checks import (
 __all__ = ["similarity", "pairwise_similarity", "info_nce", "info_nce_parts", "InfoNCE"]
 
 
-def _rowwise(anchor: Tensor, other: Tensor, distance: str) -> Tensor:
+def _power_of_two_scale(*tensors: Tensor) -> Tensor:
+    """A power of two near the largest magnitude in ``tensors`` (1 where they are all zero).
+
+    Squared euclidean distances are computed on the inputs divided by it and multiplied back: powers of two scale
+    exactly, so results are unchanged in the normal range, while inputs whose squares would overflow (|x| ~ 1e19 in
+    float32) or underflow no longer turn into ``inf - inf = NaN``.
+    """
+    largest = torch.stack([t.detach().abs().amax() for t in tensors]).amax()
+    tiny = torch.finfo(largest.dtype).tiny
+    return torch.exp2(torch.ceil(torch.log2(largest.clamp(min=tiny))))
+
+
+def _euclidean_scores(squared: Tensor, scale: Tensor, temperature: Temperature) -> Tensor:
+    # Multiply back one factor at a time (0 * scale stays 0, never inf * 0). Scores below -sqrt(max float) are
+    # clamped there: exp() of them is 0 already, and means and sums over the batch stay finite (no inf - inf).
+    scores = -(squared * scale) * scale / temperature
+    return scores.clamp(min=-(torch.finfo(scores.dtype).max ** 0.5))
+
+
+def _rowwise(
+    anchor: Tensor, other: Tensor, distance: str, temperature: Temperature = 1.0
+) -> Tensor:
     if distance == "cosine":
-        return F.cosine_similarity(anchor, other, dim=-1, eps=1e-12)
-    return -((anchor - other) ** 2).sum(-1)
+        return F.cosine_similarity(anchor, other, dim=-1, eps=1e-12) / temperature
+    scale = _power_of_two_scale(anchor, other)
+    return _euclidean_scores(((anchor / scale - other / scale) ** 2).sum(-1), scale, temperature)
 
 
-def _pairwise(anchor: Tensor, others: Tensor, distance: str) -> Tensor:
+def _pairwise(
+    anchor: Tensor, others: Tensor, distance: str, temperature: Temperature = 1.0
+) -> Tensor:
     if distance == "cosine":
         anchor = F.normalize(anchor, dim=-1)
         others = F.normalize(others, dim=-1)
         if others.ndim == 2:
-            return anchor @ others.T
-        return torch.einsum("bd,bkd->bk", anchor, others)
+            return anchor @ others.T / temperature
+        return torch.einsum("bd,bkd->bk", anchor, others) / temperature
+    scale = _power_of_two_scale(anchor, others)
+    anchor, others = anchor / scale, others / scale
     if others.ndim == 2:
         # ||a - n||^2 = ||a||^2 + ||n||^2 - 2 a.n, one matrix product for the whole batch
         sq = (anchor**2).sum(-1, keepdim=True) + (others**2).sum(-1) - 2.0 * (anchor @ others.T)
-        return -sq
-    return -((anchor[:, None, :] - others) ** 2).sum(-1)
+    else:
+        sq = ((anchor[:, None, :] - others) ** 2).sum(-1)
+    return _euclidean_scores(sq, scale, temperature)
 
 
 def similarity(
@@ -99,7 +126,7 @@ def similarity(
     check_float_tensor(other, "other", (2,), "(n_samples, n_features)")
     check_same_size(anchor, other, "anchor", "other", 0, "number of samples")
     check_same_size(anchor, other, "anchor", "other", 1, "number of features")
-    return _rowwise(anchor, other, distance) / temperature
+    return _rowwise(anchor, other, distance, temperature)
 
 
 def pairwise_similarity(
@@ -136,7 +163,7 @@ def pairwise_similarity(
     distance = check_distance(distance)
     temperature = check_temperature(temperature)
     _check_anchor_others(anchor, others, "others")
-    return _pairwise(anchor, others, distance) / temperature
+    return _pairwise(anchor, others, distance, temperature)
 
 
 def _check_anchor_others(anchor: Tensor, others: Tensor, name: str) -> None:
@@ -207,8 +234,8 @@ def info_nce_parts(
             f"({type(positive_in_denominator).__name__})."
         )
 
-    pos = _rowwise(anchor, positive, distance) / temperature  # (n_samples,)
-    neg = _pairwise(anchor, negatives, distance) / temperature  # (n_samples, n_negatives)
+    pos = _rowwise(anchor, positive, distance, temperature)  # (n_samples,)
+    neg = _pairwise(anchor, negatives, distance, temperature)  # (n_samples, n_negatives)
     if positive_in_denominator:
         neg = torch.cat([pos[:, None], neg], dim=1)
     alignment = -pos.mean()

@@ -104,7 +104,7 @@ def supcon(
     if n < 2:
         return zero_with_graph(features)
 
-    sim = _pairwise(features, features, distance) / temperature  # (n, n)
+    sim = _pairwise(features, features, distance, temperature)  # (n, n)
     eye = torch.eye(n, dtype=torch.bool, device=features.device)
     log_denominator = torch.logsumexp(sim.masked_fill(eye, float("-inf")), dim=1, keepdim=True)
     log_prob = sim - log_denominator  # finite everywhere, diagonal unused

@@ -182,6 +182,12 @@ def consistency(
     if confidence >= 1.0:
         raise ValueError(f"confidence must be between 0 and 1 (exclusive); got {confidence}.")
     rng = np.random.default_rng(random_state)
+    for name, emb in zip(names, embs):
+        if len(emb) > 0 and np.all(emb == emb[0]):
+            raise ValueError(
+                f"embeddings[{name!r}] is constant (every row is the same point): a collapsed embedding explains "
+                "nothing and R^2 against it is undefined. Check the fit (see Estimator.loss_history_)."
+            )
 
     if between == "runs":
         if behaviour is not None:
@@ -207,6 +213,11 @@ def consistency(
     upper = np.full((k, k), np.nan)
     alpha = (1.0 - confidence) / 2.0
     for (i, j), (src, tgt) in sources.items():
+        if len(src) < src.shape[1] + 2:
+            raise ValueError(
+                f"an affine map from {src.shape[1]} dimensions needs at least {src.shape[1] + 2} paired samples to "
+                f"be more than an exact fit; embeddings[{names[i]!r}] and embeddings[{names[j]!r}] have {len(src)}."
+            )
         scores[i, j] = affine_r2(src, tgt)
         if n_boot:
             n = len(src)

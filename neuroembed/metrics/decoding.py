@@ -81,7 +81,7 @@ def decode(
         ``n_train`` and ``n_test`` and, per decoder ``knn`` / ``linear``: for continuous targets
         ``<decoder>_median_error`` (median over test samples of the Euclidean norm of the error
         vector across target dimensions; the absolute error for one target) and ``<decoder>_r2``
-        (R^2 summed over target dimensions, i.e. variance-weighted); for discrete targets
+        (R^2 summed over target dimensions, i.e. variance-weighted; NaN when the test block is constant); for discrete targets
         ``<decoder>_accuracy``.
 
     Examples
@@ -141,6 +141,12 @@ def decode(
         raise ValueError(
             f"The training block holds a single label ({y_train[0]}); a classifier needs at least two. "
             "Use another train_fraction or interleave the conditions."
+        )
+
+    if not discrete and np.all(target == target[0]):
+        raise ValueError(
+            f"behaviour is constant (all {n_samples} samples equal {target[0].tolist()}): there is nothing to "
+            "decode and R^2 (1 - error / variance) is undefined. Decode a behaviour that varies."
         )
 
     result: dict[str, float] = {"n_train": n_train, "n_test": n_test}

@@ -1,4 +1,9 @@
-"""Encoders: 1D-conv ``offset-N`` models for neural data (image backbones and heads live beside them)."""
+"""Encoders, heads and EMA helpers.
+
+1D-conv ``offset-N`` encoders for neural time series (``MODELS`` maps their names to classes), image backbones
+for the self-supervised methods (``BACKBONES``), projection / prediction / DINO heads, and the exponential moving
+average helpers of the momentum-teacher methods.
+"""
 
 from neuroembed.models._registry import MODELS, make_encoder
 from neuroembed.models.conv import (
@@ -10,6 +15,15 @@ from neuroembed.models.conv import (
     Offset36,
     window_offsets,
 )
+from neuroembed.models.ema import cosine_momentum, ema_update_, frozen_copy
+from neuroembed.models.heads import (
+    DINOHead,
+    ImageDecoder,
+    PredictionMLP,
+    ProjectionMLP,
+    WeightNormLinear,
+)
+from neuroembed.models.image import BACKBONES, ImageCNN, ImageResNet, TinyViT, make_backbone
 
 __all__ = [
     "MODELS",
@@ -21,4 +35,17 @@ __all__ = [
     "Offset10",
     "Offset36",
     "window_offsets",
+    "BACKBONES",
+    "make_backbone",
+    "ImageCNN",
+    "ImageResNet",
+    "TinyViT",
+    "ProjectionMLP",
+    "PredictionMLP",
+    "DINOHead",
+    "WeightNormLinear",
+    "ImageDecoder",
+    "ema_update_",
+    "cosine_momentum",
+    "frozen_copy",
 ]

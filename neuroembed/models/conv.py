@@ -42,8 +42,27 @@ def window_offsets(receptive_field: int) -> tuple[int, int]:
     return left, receptive_field - left
 
 
+def conv_weight_matrix(conv: nn.Conv1d) -> torch.Tensor:
+    """A Conv1d weight ``(out, in, k)`` as a matrix ``(out, k * in)`` for channels-last im2col input (k-major)."""
+    out_channels, in_channels, k = conv.weight.shape
+    return conv.weight.permute(0, 2, 1).reshape(out_channels, k * in_channels)
+
+
+def conv_channels_last(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """Apply ``conv`` to channels-last input ``(B, L, C_in) -> (B, L - k + 1, C_out)`` as one matrix product.
+
+    Equivalent to ``conv(h.transpose(1, 2)).transpose(1, 2)``, but the shifted copies of the input are laid side by
+    side (im2col) and multiplied with the reshaped weight in a single GEMM, which on CPUs is markedly faster than a
+    direct convolution over windows this short.
+    """
+    k = conv.kernel_size[0]
+    length = h.shape[1] - k + 1
+    cols = h if k == 1 else torch.cat([h[:, i : i + length] for i in range(k)], dim=-1)
+    return F.linear(cols, conv_weight_matrix(conv), conv.bias)
+
+
 class _Residual(nn.Module):
-    """``x[..., 1:-1] + GELU(conv_3(x))``: a length-preserving-minus-two residual block."""
+    """``x[..., 1:-1] + GELU(conv_3(x))``: a residual block that shortens the sequence by two."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -51,6 +70,58 @@ class _Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[..., 1:-1] + F.gelu(self.conv(x))
+
+    def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
+        return h[:, 1:-1] + F.gelu(conv_channels_last(h, self.conv))
+
+
+class _Dense(nn.Module):
+    """``GELU(conv_1(x))``: a per-sample dense layer."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.conv(x))
+
+    def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
+        return F.gelu(conv_channels_last(h, self.conv))
+
+
+class Trunk(nn.Module):
+    """Everything after the stem: GELU, hidden blocks, the output convolution, optional L2 normalisation.
+
+    Works on channels-first ``(B, C, L)`` input (:meth:`forward`) and on channels-last ``(B, L, C)`` input
+    (:meth:`forward_channels_last`, used for training and transform).
+    """
+
+    def __init__(
+        self,
+        blocks: list[nn.Module],
+        n_hidden: int,
+        output_dimension: int,
+        last_kernel: int,
+        normalize: bool,
+    ):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.out = nn.Conv1d(n_hidden, output_dimension, kernel_size=last_kernel)
+        self.normalize = normalize
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(h)
+        for block in self.blocks:
+            h = block(h)
+        z = self.out(h)
+        return F.normalize(z, dim=1) if self.normalize else z
+
+    def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(h)
+        for block in self.blocks:
+            h = block.forward_channels_last(h)
+        z = conv_channels_last(h, self.out)
+        return F.normalize(z, dim=-1) if self.normalize else z
 
 
 class ConvEncoder(nn.Module):
@@ -75,6 +146,10 @@ class ConvEncoder(nn.Module):
     ----------
     receptive_field : int
         Samples one output row depends on.
+    stem : nn.Conv1d
+        The first layer (the only one that sees the neurons).
+    trunk : Trunk
+        The rest.
     """
 
     def __init__(
@@ -87,25 +162,34 @@ class ConvEncoder(nn.Module):
         first_kernel: int = 2,
         last_kernel: int = 3,
         normalize: bool = True,
+        dense: bool = False,
     ) -> None:
         super().__init__()
         self.n_inputs = n_inputs
         self.output_dimension = output_dimension
         self.normalize = normalize
         self.stem = nn.Conv1d(n_inputs, n_hidden, kernel_size=first_kernel)
-        layers: list[nn.Module] = [nn.GELU()]
-        layers += [_Residual(n_hidden) for _ in range(n_residual)]
-        layers.append(nn.Conv1d(n_hidden, output_dimension, kernel_size=last_kernel))
-        self.trunk = nn.Sequential(*layers)
-        self.receptive_field = first_kernel + 2 * n_residual + last_kernel - 1
+        block = _Dense if dense else _Residual
+        self.trunk = Trunk(
+            [block(n_hidden) for _ in range(n_residual)],
+            n_hidden,
+            output_dimension,
+            last_kernel,
+            normalize,
+        )
+        shrink = 0 if dense else 2 * n_residual
+        self.receptive_field = first_kernel + shrink + last_kernel - 1
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Run the trunk on stem output and normalise: ``(B, n_hidden, L') -> (B, output_dimension, L' - ...)``."""
-        out = self.trunk(hidden)
-        return F.normalize(out, dim=1) if self.normalize else out
+        """The trunk on channels-first stem output."""
+        return self.trunk(hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stem(x))
+        return self.trunk(self.stem(x))
+
+    def forward_channels_last(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, L, n_inputs) -> (B, L - R + 1, output_dimension)``; same numbers as :meth:`forward`."""
+        return self.trunk.forward_channels_last(conv_channels_last(x, self.stem))
 
 
 class _MLPEncoder(ConvEncoder):
@@ -119,20 +203,16 @@ class _MLPEncoder(ConvEncoder):
         *,
         normalize: bool = True,
     ):
-        nn.Module.__init__(self)
-        self.n_inputs = n_inputs
-        self.output_dimension = output_dimension
-        self.normalize = normalize
-        self.stem = nn.Conv1d(n_inputs, n_hidden, kernel_size=1)
-        self.trunk = nn.Sequential(
-            nn.GELU(),
-            nn.Conv1d(n_hidden, n_hidden, 1),
-            nn.GELU(),
-            nn.Conv1d(n_hidden, n_hidden, 1),
-            nn.GELU(),
-            nn.Conv1d(n_hidden, output_dimension, 1),
+        super().__init__(
+            n_inputs,
+            n_hidden,
+            output_dimension,
+            n_residual=2,
+            first_kernel=1,
+            last_kernel=1,
+            normalize=normalize,
+            dense=True,
         )
-        self.receptive_field = 1
 
 
 class Offset1(_MLPEncoder):
@@ -244,7 +324,6 @@ class MultiSessionEncoder(nn.Module):
         first = encoders[0]
         self.stems = nn.ModuleList([e.stem for e in encoders])
         self.trunk = first.trunk
-        self.normalize = first.normalize
         self.receptive_field = first.receptive_field
         self.output_dimension = first.output_dimension
 
@@ -253,8 +332,12 @@ class MultiSessionEncoder(nn.Module):
         return len(self.stems)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        out = self.trunk(hidden)
-        return F.normalize(out, dim=1) if self.normalize else out
+        """The shared trunk on channels-first stem output."""
+        return self.trunk(hidden)
 
     def forward(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
-        return self.head(self.stems[session](x))
+        return self.trunk(self.stems[session](x))
+
+    def forward_channels_last(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
+        """``(B, L, n_inputs_s) -> (B, L - R + 1, output_dimension)`` through session ``session``'s stem."""
+        return self.trunk.forward_channels_last(conv_channels_last(x, self.stems[session]))

@@ -35,7 +35,9 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     return target
 
 
-def _pairs(target: nn.Module, online: nn.Module, kind: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def _pairs(
+    target: nn.Module, online: nn.Module, kind: str
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     t_items = list(target.named_parameters() if kind == "parameter" else target.named_buffers())
     o_items = list(online.named_parameters() if kind == "parameter" else online.named_buffers())
     if len(t_items) != len(o_items) or any(

@@ -258,6 +258,10 @@ class TinyViT(nn.Module):
         )
         self.norm = nn.LayerNorm(output_dimension)
         nn.init.normal_(self.cls_token, std=0.02)
+        # no patch-embedding bias at the start: with it, tokens of blank patches (the background of
+        # digits or sketches) share one large constant and images look alike to the transformer
+        if self.patch_embed.bias is not None:
+            nn.init.zeros_(self.patch_embed.bias)
 
     def grid_shape(self, height: int, width: int) -> tuple[int, int]:
         """Patch grid ``(rows, columns)`` for an input of the given size."""

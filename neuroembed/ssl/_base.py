@@ -94,7 +94,11 @@ def fill_doc(cls: type) -> type:
 
 
 def check_images(
-    X: Any, name: str = "X", *, image_shape: tuple[int, int, int] | None = None, min_samples: int = 1
+    X: Any,
+    name: str = "X",
+    *,
+    image_shape: tuple[int, int, int] | None = None,
+    min_samples: int = 1,
 ) -> np.ndarray:
     """Validate images and return them as a float32 array ``(n_samples, channels, height, width)`` in [0, 1].
 
@@ -166,13 +170,13 @@ class TrainBatch:
     images: torch.Tensor
     """``(batch_size, channels, height, width)`` images in [0, 1], on the device."""
     labels: torch.Tensor | None
-    """``(batch_size,)`` class labels (supervised methods), else None."""
+    """``(batch_size,)`` class labels (supervised methods), the paired second modality (CLIP), else None."""
     indices: torch.Tensor
     """``(batch_size,)`` rows of the training set."""
     dataset: torch.Tensor
     """The whole training set ``(n_samples, channels, height, width)`` (e.g. for a miner)."""
     dataset_labels: torch.Tensor | None
-    """``(n_samples,)`` labels of the whole training set, or None."""
+    """Labels (or second modality) of the whole training set, or None."""
     step: int
     """Iteration number, from 0."""
     progress: float
@@ -225,7 +229,7 @@ class SSLEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                     f"{type(self).__name__} is supervised: fit(X, y) needs class labels y of shape "
                     "(n_samples,); got y=None."
                 )
-            return check_discrete(y, n_samples, "y")
+            return check_discrete(y, n_samples, "y", reference="X")
         return None
 
     # ------------------------------------------------------------------ helpers
@@ -397,11 +401,10 @@ class SSLEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             float32 embeddings.
         """
         check_is_fitted(self)
-        images = check_images(X, "X", image_shape=self.image_shape_)
+        images = check_images(X, "X", image_shape=self.image_shape_)  # type: ignore[arg-type]
         return self._embed(images, self.module_.embed)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.required = self._requires_labels
-        tags.input_tags.two_d_array = False
         return tags

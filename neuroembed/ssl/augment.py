@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -37,6 +38,9 @@ __all__ = [
 
 # ITU-R BT.601 luma weights, as used for grayscale conversion of RGB images.
 _LUMA = (0.299, 0.587, 0.114)
+# RGB -> YIQ (luma and two chroma axes) and back, for hue rotation
+_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_FROM_YIQ = np.linalg.inv(_TO_YIQ)
 
 
 def _check_images(images: torch.Tensor, generator: torch.Generator | None) -> None:
@@ -125,8 +129,12 @@ def random_resized_crop(
     bw = torch.sqrt(area * r * h / w).clamp(max=1.0)
     bh = torch.sqrt(area / r * w / h).clamp(max=1.0)
     # centres in the normalised [-1, 1] coordinates of affine_grid, box kept inside the image
-    cx = (1.0 - bw) * (2.0 * torch.rand(n, generator=generator, device=images.device, dtype=images.dtype) - 1.0)
-    cy = (1.0 - bh) * (2.0 * torch.rand(n, generator=generator, device=images.device, dtype=images.dtype) - 1.0)
+    cx = (1.0 - bw) * (
+        2.0 * torch.rand(n, generator=generator, device=images.device, dtype=images.dtype) - 1.0
+    )
+    cy = (1.0 - bh) * (
+        2.0 * torch.rand(n, generator=generator, device=images.device, dtype=images.dtype) - 1.0
+    )
     zero = torch.zeros_like(bw)
     theta = torch.stack([torch.stack([bw, zero, cx], 1), torch.stack([zero, bh, cy], 1)], 1)
     grid = F.affine_grid(theta, [n, c, out_h, out_w], align_corners=False)
@@ -180,9 +188,15 @@ def color_jitter(
     n = images.shape[0]
     apply = _coin(n, p, generator, images)
     one = torch.ones(n, device=images.device, dtype=images.dtype)
-    b = torch.where(apply, _uniform(n, max(0.0, 1 - brightness), 1 + brightness, generator, images), one)
-    c = torch.where(apply, _uniform(n, max(0.0, 1 - contrast), 1 + contrast, generator, images), one)
-    s = torch.where(apply, _uniform(n, max(0.0, 1 - saturation), 1 + saturation, generator, images), one)
+    b = torch.where(
+        apply, _uniform(n, max(0.0, 1 - brightness), 1 + brightness, generator, images), one
+    )
+    c = torch.where(
+        apply, _uniform(n, max(0.0, 1 - contrast), 1 + contrast, generator, images), one
+    )
+    s = torch.where(
+        apply, _uniform(n, max(0.0, 1 - saturation), 1 + saturation, generator, images), one
+    )
     u = torch.where(apply, _uniform(n, -hue, hue, generator, images), one - 1)
     x = (images * b.view(-1, 1, 1, 1)).clamp(0, 1)
     mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
@@ -192,10 +206,7 @@ def color_jitter(
         return torch.where(keep, images, x)
     x = (s.view(-1, 1, 1, 1) * x + (1 - s.view(-1, 1, 1, 1)) * _gray(x)).clamp(0, 1)
     # hue: rotate the (I, Q) chroma plane by 2 * pi * u, per sample
-    to_yiq = images.new_tensor(
-        [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]
-    )
-    from_yiq = torch.linalg.inv(to_yiq)
+    to_yiq, from_yiq = images.new_tensor(_TO_YIQ), images.new_tensor(_FROM_YIQ)
     angle = 2 * math.pi * u
     cos, sin = torch.cos(angle), torch.sin(angle)
     rot = torch.zeros(n, 3, 3, device=images.device, dtype=images.dtype)
@@ -281,8 +292,12 @@ def gaussian_blur(
     weights = kernel.repeat_interleave(c, dim=0)  # (n * c, k)
     x = images.reshape(1, n * c, h, w)
     pad = k // 2
-    x = F.conv2d(F.pad(x, (pad, pad, 0, 0), mode="replicate"), weights.view(n * c, 1, 1, k), groups=n * c)
-    x = F.conv2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), weights.view(n * c, 1, k, 1), groups=n * c)
+    x = F.conv2d(
+        F.pad(x, (pad, pad, 0, 0), mode="replicate"), weights.view(n * c, 1, 1, k), groups=n * c
+    )
+    x = F.conv2d(
+        F.pad(x, (0, 0, pad, pad), mode="replicate"), weights.view(n * c, 1, k, 1), groups=n * c
+    )
     return x.reshape(n, c, h, w)
 
 
@@ -308,7 +323,9 @@ def random_solarize(
 
 def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
     if len(value) != 2 or not (low <= value[0] <= value[1] <= high):
-        raise ValueError(f"{name} must be a pair (a, b) with {low} <= a <= b <= {high}; got {value!r}.")
+        raise ValueError(
+            f"{name} must be a pair (a, b) with {low} <= a <= b <= {high}; got {value!r}."
+        )
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -384,12 +401,18 @@ class Augment:
         if self.crop_size is not None and min(_pair(self.crop_size)) < 1:
             raise ValueError(f"crop_size must be positive; got {self.crop_size!r}.")
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Return one augmented view ``(n_samples, channels, crop_height, crop_width)`` of ``images``."""
         _check_images(images, generator)
         size = images.shape[-2:] if self.crop_size is None else _pair(self.crop_size)
         x = random_resized_crop(
-            images, (int(size[0]), int(size[1])), scale=self.crop_scale, ratio=self.crop_ratio, generator=generator
+            images,
+            (int(size[0]), int(size[1])),
+            scale=self.crop_scale,
+            ratio=self.crop_ratio,
+            generator=generator,
         )
         if self.flip_p > 0:
             x = random_horizontal_flip(x, p=self.flip_p, generator=generator)
@@ -407,7 +430,11 @@ class Augment:
             x = random_grayscale(x, p=self.grayscale_p, generator=generator)
         if self.blur_p > 0:
             x = gaussian_blur(
-                x, sigma=self.blur_sigma, p=self.blur_p, kernel_size=self.blur_kernel_size, generator=generator
+                x,
+                sigma=self.blur_sigma,
+                p=self.blur_p,
+                kernel_size=self.blur_kernel_size,
+                generator=generator,
             )
         if self.solarize_p > 0:
             x = random_solarize(x, p=self.solarize_p, generator=generator)
@@ -433,6 +460,8 @@ class MultiCrop:
         Size of the global views; the input size by default.
     local_size : int or (int, int), optional
         Size of the local views; 3/7 of the input size by default (96 / 224 as in DINO), at least 2.
+        For tiny images pick it by hand: on 8x8 digits 3-pixel local views carry too little to
+        match the global ones, and 6-pixel views of a quarter to half of the image work better.
     global_scale, local_scale : (float, float)
         Ranges of the crop area fraction.
     view : Augment

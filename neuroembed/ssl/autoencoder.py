@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from neuroembed._validation import check_choice, check_neural, check_positive_float, check_positive_int
+from neuroembed._validation import (
+    check_choice,
+    check_neural,
+    check_positive_float,
+    check_positive_int,
+)
 from neuroembed.losses import RECONSTRUCTION_KINDS, ReconstructionLoss
 from neuroembed.models.heads import ImageDecoder
 from neuroembed.ssl._base import SSLEstimator, SSLMethod, TrainBatch, fill_doc
@@ -116,7 +121,9 @@ class AutoEncoder(SSLEstimator):
     def _build(
         self, image_shape: tuple[int, int, int], labels: np.ndarray | None, data: torch.Tensor
     ) -> SSLMethod:
-        criterion = ReconstructionLoss(check_choice(self.loss, "loss", RECONSTRUCTION_KINDS), logits=True)
+        criterion = ReconstructionLoss(
+            check_choice(self.loss, "loss", RECONSTRUCTION_KINDS), logits=True
+        )
         decoder = ImageDecoder(
             self.output_dimension,
             image_shape,
@@ -135,5 +142,5 @@ class AutoEncoder(SSLEstimator):
         """Decode embeddings ``(n_samples, output_dimension)`` to images ``(n_samples, channels, height, width)`` in [0, 1]."""
         check_is_fitted(self)
         z = check_neural(X, "X", n_features=self.output_dimension)
-        decoder = self.module_.decoder
+        decoder = cast(nn.Module, self.module_.decoder)
         return self._embed(z, lambda t: torch.sigmoid(decoder(t)))

@@ -14,7 +14,12 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from neuroembed._validation import as_numeric_array, check_neural, check_positive_float, check_positive_int
+from neuroembed._validation import (
+    as_numeric_array,
+    check_neural,
+    check_positive_float,
+    check_positive_int,
+)
 from neuroembed.losses import CLIPLoss
 from neuroembed.recording import Recording
 from neuroembed.solver import make_generators, resolve_device
@@ -99,11 +104,16 @@ def _check_modality(x: Any, name: str, n_samples: int | None = None) -> np.ndarr
 class _VectorEncoder(nn.Module):
     """Standardise (with training statistics), flatten and embed vectors or windows with an MLP."""
 
+    mean: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, data: np.ndarray, hidden: int, output_dimension: int) -> None:
         super().__init__()
         flat = data.reshape(data.shape[0], -1)
         self.register_buffer("mean", torch.from_numpy(flat.mean(0)))
-        self.register_buffer("scale", torch.from_numpy(np.maximum(flat.std(0), 1e-6).astype(np.float32)))
+        self.register_buffer(
+            "scale", torch.from_numpy(np.maximum(flat.std(0), 1e-6).astype(np.float32))
+        )
         self.net = nn.Sequential(
             nn.Linear(flat.shape[1], hidden),
             nn.GELU(),
@@ -133,6 +143,10 @@ class _CLIPMethod(SSLMethod):
 
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         a, b = batch.images, batch.labels
+        if b is None:
+            raise RuntimeError(
+                "CLIP trains on pairs: the second modality is missing from the batch."
+            )
         if self.augment_a is not None:
             a = self.augment_a(a, batch.generator)
         if self.augment_b is not None:
@@ -218,7 +232,11 @@ class CLIP(SSLEstimator):
     def _encoder(self, data: np.ndarray) -> nn.Module:
         if data.ndim == 4:
             return self._make_backbone(tuple(int(s) for s in data.shape[1:]))  # type: ignore[arg-type]
-        return _VectorEncoder(data, check_positive_int(self.hidden_dimension, "hidden_dimension"), self.output_dimension)
+        return _VectorEncoder(
+            data,
+            check_positive_int(self.hidden_dimension, "hidden_dimension"),
+            self.output_dimension,
+        )
 
     def fit(self, X: Any, y: Any = None) -> CLIP:
         """Train on paired modalities ``X`` and ``y`` (row ``i`` of one belongs with row ``i`` of the other).

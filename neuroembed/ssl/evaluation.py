@@ -15,7 +15,12 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from neuroembed._validation import check_discrete, check_neural, check_positive_float, check_positive_int
+from neuroembed._validation import (
+    check_discrete,
+    check_neural,
+    check_positive_float,
+    check_positive_int,
+)
 
 __all__ = ["linear_probe", "knn_probe", "few_label_split"]
 
@@ -28,7 +33,9 @@ def _check_probe_inputs(
     test_X = check_neural(test_X, "test_X", n_features=train_X.shape[1])
     test_y = check_discrete(test_y, test_X.shape[0], "test_y")
     if np.unique(train_y).size < 2:
-        raise ValueError(f"train_y holds a single class ({train_y[0]}); a probe needs at least two.")
+        raise ValueError(
+            f"train_y holds a single class ({train_y[0]}); a probe needs at least two."
+        )
     return train_X, train_y, test_X, test_y
 
 
@@ -121,7 +128,9 @@ def knn_probe(
     """
     train_X, train_y, test_X, test_y = _check_probe_inputs(train_X, train_y, test_X, test_y)
     k = min(check_positive_int(n_neighbors, "n_neighbors"), train_X.shape[0])
-    model = KNeighborsClassifier(n_neighbors=k, metric="cosine", weights="distance", algorithm="brute")
+    model = KNeighborsClassifier(
+        n_neighbors=k, metric="cosine", weights="distance", algorithm="brute"
+    )
     model.fit(train_X, train_y)
     return float(model.score(test_X, test_y))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from neuroembed.models.heads import DINOHead
 from neuroembed.ssl._base import SSLEstimator, SSLMethod, TrainBatch, fill_doc
 from neuroembed.ssl.augment import MultiCrop
 from neuroembed.ssl.byol import check_momenta
-from neuroembed.ssl.dino import SCHEDULE_STEPS, check_multi_crop, check_warmup
+from neuroembed.ssl.dino import SCHEDULE_STEPS, check_bool, check_multi_crop, check_warmup
 
 __all__ = ["IBOT", "random_patch_mask"]
 
@@ -66,6 +67,7 @@ class _IBOTMethod(SSLMethod):
         self.backbone = backbone
         self.student = nn.ModuleDict({"backbone": backbone, "head": head, "patch_head": patch_head})
         self.teacher = frozen_copy(self.student)
+        self._grid_shape: Callable[[int, int], tuple[int, int]] = backbone.grid_shape  # type: ignore[assignment]
         self.multi_crop = multi_crop
         self.cls_criterion = cls_criterion
         self.patch_criterion = patch_criterion
@@ -78,18 +80,18 @@ class _IBOTMethod(SSLMethod):
         globals_, locals_ = self.multi_crop(batch.images, batch.generator)
         n_global, b = len(globals_), batch.images.shape[0]
         g = torch.cat(globals_)
-        rows, cols = self.backbone.grid_shape(g.shape[2], g.shape[3])
+        rows, cols = self._grid_shape(g.shape[2], g.shape[3])
         mask = random_patch_mask(
             g.shape[0], rows * cols, self.mask_ratio, self.mask_probability, batch.generator
         )
-        s = self.student
+        s: Any = self.student
         s_cls, s_patch = s["backbone"].forward_tokens(g, mask)
         student = [s["head"](s_cls)]
         if locals_:
             student.append(s["head"](s["backbone"](torch.cat(locals_))))
         student_out = torch.cat(student).view(-1, b, student[0].shape[-1])
         with torch.no_grad():
-            t = self.teacher
+            t: Any = self.teacher
             t_cls, t_patch = t["backbone"].forward_tokens(g)
             teacher_out = t["head"](t_cls).view(n_global, b, -1)
             teacher_patch_out = t["patch_head"](t_patch)
@@ -130,7 +132,8 @@ class IBOT(SSLEstimator):
     teacher_temperature : float
         Teacher temperature (CLS and patches) after the warm-up.
     warmup_teacher_temperature : float
-        Teacher temperature at the start of training.
+        Teacher temperature at the start of training (equal to ``teacher_temperature`` by default:
+        no warm-up, DINO's setting for small ViTs; e.g. 0.04 -> 0.07 for long runs).
     warmup_fraction : float
         Fraction of training over which the teacher temperature rises linearly.
     student_temperature : float
@@ -145,6 +148,9 @@ class IBOT(SSLEstimator):
         Weight of the masked-patch loss.
     gram_weight : float
         Weight of the Gram anchoring loss (0 disables it).
+    head_batch_norm : bool
+        Batch norm in the heads' MLPs (see :class:`~neuroembed.ssl.DINO`; without it a small ViT
+        on small images drifts to uniform outputs).
     base_momentum, final_momentum : float
         Teacher EMA momentum at the start and the end of training (cosine schedule).
     augmentation : MultiCrop, optional
@@ -170,7 +176,7 @@ class IBOT(SSLEstimator):
         head_dimension: int = 256,
         hidden_dimension: int = 256,
         bottleneck_dimension: int = 64,
-        teacher_temperature: float = 0.07,
+        teacher_temperature: float = 0.04,
         warmup_teacher_temperature: float = 0.04,
         warmup_fraction: float = 0.3,
         student_temperature: float = 0.1,
@@ -179,6 +185,7 @@ class IBOT(SSLEstimator):
         mask_probability: float = 0.5,
         patch_loss_weight: float = 1.0,
         gram_weight: float = 0.0,
+        head_batch_norm: bool = True,
         base_momentum: float = 0.99,
         final_momentum: float = 1.0,
         augmentation: MultiCrop | None = None,
@@ -205,6 +212,7 @@ class IBOT(SSLEstimator):
         self.mask_probability = mask_probability
         self.patch_loss_weight = patch_loss_weight
         self.gram_weight = gram_weight
+        self.head_batch_norm = head_batch_norm
         self.base_momentum = base_momentum
         self.final_momentum = final_momentum
         self.augmentation = augmentation
@@ -228,8 +236,12 @@ class IBOT(SSLEstimator):
             )
         ratio = tuple(float(r) for r in self.mask_ratio)
         if len(ratio) != 2 or not 0.0 <= ratio[0] <= ratio[1] <= 1.0:
-            raise ValueError(f"mask_ratio must be a pair (a, b) with 0 <= a <= b <= 1; got {self.mask_ratio!r}.")
-        probability = check_positive_float(self.mask_probability, "mask_probability", allow_zero=True)
+            raise ValueError(
+                f"mask_ratio must be a pair (a, b) with 0 <= a <= b <= 1; got {self.mask_ratio!r}."
+            )
+        probability = check_positive_float(
+            self.mask_probability, "mask_probability", allow_zero=True
+        )
         if probability > 1:
             raise ValueError(f"mask_probability must be in [0, 1]; got {probability}.")
         base, final = check_momenta(self.base_momentum, self.final_momentum)
@@ -239,17 +251,18 @@ class IBOT(SSLEstimator):
         k = check_positive_int(self.head_dimension, "head_dimension")
         hidden = check_positive_int(self.hidden_dimension, "hidden_dimension")
         bottleneck = check_positive_int(self.bottleneck_dimension, "bottleneck_dimension")
-        loss_args = {
+        loss_args: dict[str, Any] = {
             "teacher_temperature": teacher_t,
             "student_temperature": self.student_temperature,
             "center_momentum": self.center_momentum,
             "warmup_teacher_temperature": warmup_t,
             "warmup_steps": warmup_steps,
         }
+        bn = check_bool(self.head_batch_norm, "head_batch_norm")
         return _IBOTMethod(
             backbone,
-            DINOHead(self.output_dimension, k, hidden, bottleneck),
-            DINOHead(self.output_dimension, k, hidden, bottleneck),
+            DINOHead(self.output_dimension, k, hidden, bottleneck, batch_norm=bn),
+            DINOHead(self.output_dimension, k, hidden, bottleneck, batch_norm=bn),
             check_multi_crop(self.augmentation),
             DINOLoss(k, **loss_args),
             IBOTPatchLoss(k, **loss_args),

@@ -20,6 +20,9 @@ __all__ = ["MoCo"]
 
 
 class _MoCoMethod(SSLMethod):
+    queue: torch.Tensor
+    queue_pointer: torch.Tensor
+
     def __init__(
         self,
         backbone: nn.Module,
@@ -38,7 +41,9 @@ class _MoCoMethod(SSLMethod):
         self.momentum = momentum
         self.criterion = InfoNCE(temperature, positive_in_denominator=True)
         # random unit vectors, as in MoCo: replaced by real keys after queue_size / batch_size steps
-        self.register_buffer("queue", F.normalize(torch.randn(queue_size, projection_dimension), dim=1))
+        self.register_buffer(
+            "queue", F.normalize(torch.randn(queue_size, projection_dimension), dim=1)
+        )
         self.register_buffer("queue_pointer", torch.zeros((), dtype=torch.long))
         self._keys: torch.Tensor | None = None
 
@@ -145,7 +150,9 @@ class MoCo(SSLEstimator):
     ) -> SSLMethod:
         momentum = check_positive_float(self.momentum, "momentum", allow_zero=True)
         if momentum >= 1.0:
-            raise ValueError(f"momentum must be in [0, 1); got {momentum} (1 would freeze the key encoder).")
+            raise ValueError(
+                f"momentum must be in [0, 1); got {momentum} (1 would freeze the key encoder)."
+            )
         projection_dimension = check_positive_int(self.projection_dimension, "projection_dimension")
         projector = ProjectionMLP(
             self.output_dimension,

@@ -18,7 +18,9 @@ __all__ = ["SimCLR"]
 
 
 class _SimCLRMethod(SSLMethod):
-    def __init__(self, backbone: nn.Module, projector: nn.Module, augment: Augment, temperature: float) -> None:
+    def __init__(
+        self, backbone: nn.Module, projector: nn.Module, augment: Augment, temperature: float
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.projector = projector

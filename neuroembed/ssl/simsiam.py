@@ -113,5 +113,9 @@ class SimSiam(SSLEstimator):
             n_layers=3,
             last_batch_norm=True,
         )
-        predictor = PredictionMLP(dim, check_positive_int(self.prediction_dimension, "prediction_dimension"), dim)
-        return _SimSiamMethod(self._make_backbone(image_shape), projector, predictor, self._augment(Augment()))
+        predictor = PredictionMLP(
+            dim, check_positive_int(self.prediction_dimension, "prediction_dimension"), dim
+        )
+        return _SimSiamMethod(
+            self._make_backbone(image_shape), projector, predictor, self._augment(Augment())
+        )

@@ -95,8 +95,11 @@ class Triplet(SSLEstimator):
     %(common_parameters)s
     margin : float
         Margin on the euclidean distance of unit vectors (in [0, 2]).
-    mining : {"batch_hard", "semi_hard", "all"}
-        In-batch triplet selection of :class:`~neuroembed.losses.TripletMargin`.
+    mining : {"semi_hard", "batch_hard", "all"}
+        In-batch triplet selection of :class:`~neuroembed.losses.TripletMargin`. ``"semi_hard"``
+        and ``"all"`` cost ``O((3 * batch_size)^3)`` per step. With the mined hard negatives in
+        the batch, ``"batch_hard"`` tends to drive the loss to the margin (the collapsed solution)
+        on small data sets; ``"semi_hard"`` does not.
     n_neighbors : int
         Neighbourhood size of the hard-negative miner.
     update_every : int
@@ -126,12 +129,12 @@ class Triplet(SSLEstimator):
         backbone: str = "cnn",
         output_dimension: int = 64,
         margin: float = 0.2,
-        mining: str = "batch_hard",
+        mining: str = "semi_hard",
         n_neighbors: int = 10,
         update_every: int = 50,
         miner: str = "knn",
         augmentation: Augment | None = None,
-        batch_size: int = 128,
+        batch_size: int = 64,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-5,
         max_iterations: int = 1000,
@@ -179,4 +182,6 @@ class Triplet(SSLEstimator):
             method=check_choice(self.miner, "miner", _MINERS),
             random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
         )
-        return _TripletMethod(self._make_backbone(image_shape), self._augment(Augment()), criterion, miner)
+        return _TripletMethod(
+            self._make_backbone(image_shape), self._augment(Augment()), criterion, miner
+        )

@@ -4,7 +4,9 @@ import torch
 from neuroembed.models import MODELS, MultiSessionEncoder, make_encoder, window_offsets
 
 
-@pytest.mark.parametrize("name,rf", [("offset1", 1), ("offset5", 5), ("offset10", 10), ("offset36", 36)])
+@pytest.mark.parametrize(
+    "name,rf", [("offset1", 1), ("offset5", 5), ("offset10", 10), ("offset36", 36)]
+)
 def test_receptive_field_is_what_the_output_depends_on(name, rf):
     torch.manual_seed(0)
     model = MODELS[name](6, n_hidden=8, output_dimension=4)

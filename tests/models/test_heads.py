@@ -6,7 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neuroembed.models.heads import DINOHead, ImageDecoder, PredictionMLP, ProjectionMLP, WeightNormLinear
+from neuroembed.models.heads import (
+    DINOHead,
+    ImageDecoder,
+    PredictionMLP,
+    ProjectionMLP,
+    WeightNormLinear,
+)
 
 
 def test_projection_mlp_layers_and_shapes():
@@ -55,7 +61,9 @@ def test_weight_norm_linear_matches_formula():
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_dino_head_outputs_bounded_scores_for_cls_and_patches(batch_norm):
     torch.manual_seed(0)
-    head = DINOHead(16, 32, hidden_dimension=24, bottleneck_dimension=8, batch_norm=batch_norm).eval()
+    head = DINOHead(
+        16, 32, hidden_dimension=24, bottleneck_dimension=8, batch_norm=batch_norm
+    ).eval()
     x = torch.randn(6, 16)
     out = head(x)
     assert out.shape == (6, 32)
@@ -64,7 +72,9 @@ def test_dino_head_outputs_bounded_scores_for_cls_and_patches(batch_norm):
     per_token = head(tokens)
     assert per_token.shape == (2, 5, 32)
     assert torch.allclose(per_token, head(tokens.reshape(10, 16)).reshape(2, 5, 32), atol=1e-6)
-    expected = F.linear(F.normalize(head.mlp(x), dim=1), F.normalize(head.last_layer.weight_v, dim=1))
+    expected = F.linear(
+        F.normalize(head.mlp(x), dim=1), F.normalize(head.last_layer.weight_v, dim=1)
+    )
     assert torch.allclose(out, expected, atol=1e-6)
 
 
@@ -77,4 +87,6 @@ def test_image_decoder_shape_and_range(shape):
     assert ((out >= 0) & (out <= 1)).all()
     logits = ImageDecoder(10, shape, width=4, sigmoid=False)
     logits.load_state_dict(dec.state_dict())
-    assert torch.allclose(torch.sigmoid(logits(torch.ones(2, 10))), dec(torch.ones(2, 10)), atol=1e-6)
+    assert torch.allclose(
+        torch.sigmoid(logits(torch.ones(2, 10))), dec(torch.ones(2, 10)), atol=1e-6
+    )

@@ -27,5 +27,7 @@ def test_every_reference_gets_a_same_label_other_sample():
 
 def test_two_member_class_returns_the_other():
     labels = torch.tensor([3, 7, 3, 7])
-    pos = SameLabelSampler(labels).sample(torch.tensor([0, 1, 2, 3]), torch.Generator().manual_seed(0))
+    pos = SameLabelSampler(labels).sample(
+        torch.tensor([0, 1, 2, 3]), torch.Generator().manual_seed(0)
+    )
     assert pos.tolist() == [2, 3, 0, 1]

@@ -6,7 +6,6 @@ from neuroembed.sampling import ContrastiveSampler, SessionData
 
 
 def _session(n=400, left=5, right=5, dims=1, labels=False, seed=0):
-    rng = np.random.default_rng(seed)
     t = np.arange(n)
     beh = np.stack([np.sin(t / (20 + 7 * d)) for d in range(dims)], 1).astype(np.float32)
     lab = torch.from_numpy((t // 50) % 3) if labels else None
@@ -17,7 +16,9 @@ def _sampler(sessions, conditional, seed=0, **kw):
     kw.setdefault("batch_size", 64)
     kw.setdefault("num_negatives", 64)
     kw.setdefault("time_offset", 10)
-    return ContrastiveSampler(sessions, conditional, generator=torch.Generator().manual_seed(seed), **kw)
+    return ContrastiveSampler(
+        sessions, conditional, generator=torch.Generator().manual_seed(seed), **kw
+    )
 
 
 def test_time_offset_exact_and_windows_fit():

@@ -30,14 +30,18 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def small_cnn() -> ImageCNN:
-    """A tiny CNN backbone (32-d embedding) for fast training tests."""
+    """A tiny CNN backbone (32-d embedding) for fast training tests, with seeded initial weights."""
+    torch.manual_seed(0)  # a backbone passed in keeps its weights: seed them so tests do not depend on order
     return ImageCNN(in_channels=1, output_dimension=32, width=8, n_stages=2)
 
 
 @pytest.fixture
 def small_vit() -> TinyViT:
-    """A tiny ViT backbone (32-d tokens, 2x2 patches on 8x8 digits)."""
-    return TinyViT(in_channels=1, output_dimension=32, image_size=8, patch_size=2, depth=2, num_heads=4)
+    """A tiny ViT backbone (32-d tokens, 2x2 patches on 8x8 digits), with seeded initial weights."""
+    torch.manual_seed(0)
+    return TinyViT(
+        in_channels=1, output_dimension=32, image_size=8, patch_size=2, depth=2, num_heads=4
+    )
 
 
 @pytest.fixture

@@ -108,7 +108,9 @@ def test_color_jitter_probability_zero_is_identity():
 
 def test_color_jitter_brightness_is_a_per_sample_factor():
     x = images(16, 3, 6, 6) * 0.5  # no clipping for factors up to 2
-    out = color_jitter(x, brightness=0.5, contrast=0.0, saturation=0.0, hue=0.0, p=1.0, generator=gen())
+    out = color_jitter(
+        x, brightness=0.5, contrast=0.0, saturation=0.0, hue=0.0, p=1.0, generator=gen()
+    )
     ratio = out / x
     per_sample = ratio.flatten(1)
     assert torch.allclose(per_sample, per_sample[:, :1].expand_as(per_sample), atol=1e-4)
@@ -119,7 +121,9 @@ def test_color_jitter_brightness_is_a_per_sample_factor():
 
 def test_color_jitter_contrast_and_saturation_blend_towards_gray():
     x = images(4, 3, 6, 6)
-    out = color_jitter(x, brightness=0.0, contrast=0.0, saturation=1.0, hue=0.0, p=1.0, generator=gen(3))
+    out = color_jitter(
+        x, brightness=0.0, contrast=0.0, saturation=1.0, hue=0.0, p=1.0, generator=gen(3)
+    )
     gray = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     # out = clamp(s * x + (1 - s) * gray): solve s from one pixel and check all others
     s = ((out - gray) / (x - gray))[:, :, 0, 0].mean(1).view(-1, 1, 1, 1)
@@ -129,10 +133,14 @@ def test_color_jitter_contrast_and_saturation_blend_towards_gray():
 
 def test_color_jitter_hue_preserves_gray_and_luma():
     gray = torch.rand(4, 1, 5, 5, generator=gen()).expand(4, 3, 5, 5).contiguous()
-    out = color_jitter(gray, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5, p=1.0, generator=gen())
+    out = color_jitter(
+        gray, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5, p=1.0, generator=gen()
+    )
     assert torch.allclose(out, gray, atol=1e-5)  # no chroma to rotate
     x = images(4, 3, 5, 5) * 0.6 + 0.2
-    out = color_jitter(x, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.1, p=1.0, generator=gen())
+    out = color_jitter(
+        x, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.1, p=1.0, generator=gen()
+    )
     luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     assert torch.allclose((out * luma).sum(1), (x * luma).sum(1), atol=1e-3)
     assert not torch.allclose(out, x, atol=1e-3)
@@ -210,7 +218,9 @@ def test_augment_pipeline_sizes_and_validation():
     x = images(4, 3, 12, 12)
     assert Augment()(x, gen()).shape == x.shape
     assert Augment(crop_size=(6, 5))(x, gen()).shape == (4, 3, 6, 5)
-    off = Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0, jitter_p=0, grayscale_p=0, blur_p=0)
+    off = Augment(
+        crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0, jitter_p=0, grayscale_p=0, blur_p=0
+    )
     assert torch.allclose(off(x, gen()), x, atol=1e-5)
     assert torch.equal(Augment(solarize_p=1.0)(x, gen(5)), Augment(solarize_p=1.0)(x, gen(5)))
     for bad in [
@@ -257,8 +267,13 @@ def test_multi_crop_views():
 
 def test_local_crops_cover_small_areas():
     x = ramp(32, 28, 28)
-    mc = MultiCrop(n_local=1, local_scale=(0.05, 0.1), global_scale=(0.9, 1.0), view=Augment(flip_p=0, jitter_p=0, grayscale_p=0, blur_p=0))
+    mc = MultiCrop(
+        n_local=1,
+        local_scale=(0.05, 0.1),
+        global_scale=(0.9, 1.0),
+        view=Augment(flip_p=0, jitter_p=0, grayscale_p=0, blur_p=0),
+    )
     globals_, locals_ = mc(x, gen())
-    span = lambda v: (v[:, 0].amax(dim=(1, 2)) - v[:, 0].amin(dim=(1, 2)))  # noqa: E731
+    span = lambda v: v[:, 0].amax(dim=(1, 2)) - v[:, 0].amin(dim=(1, 2))  # noqa: E731
     assert span(locals_[0]).max() < 0.5 < span(globals_[0]).min()
     assert F.mse_loss(globals_[0], x) < F.mse_loss(locals_[0], F.interpolate(x, 12))

@@ -1,0 +1,420 @@
+"""Training speed of neuroembed side by side with CEBRA, scaling with recording length, and streamed transform memory.
+
+Three measurements, each written to ``results/speed.md`` (with the date, machine, load and versions):
+
+1. **Head to head.** neuroembed and CEBRA (``cebra`` from PyPI, installed only in the benchmark environment) train the
+   same model (offset10, 32 hidden units, output dimension 8, batch 512, time offset 10, cosine distance, learning
+   rate 3e-4) on the same data (:func:`neuroembed.datasets.linear_track` with 8,000 samples x 120 neurons, behaviour
+   ``[position, right, left]``) with ``time`` and with ``time_delta`` positives, in one process, alternating the two
+   systems, ``--repeats`` times each. The figure is a whole ``fit`` (setup included) divided by its iterations; the
+   table gives the median and range over repeats and the ratio of the medians. Denormals are flushed for both
+   (``torch.set_flush_denormal(True)``; neuroembed does it inside ``fit`` anyway, CEBRA stalls without it).
+   neuroembed's steady-state step is then split into sampling, forward, loss and backward + optimiser step.
+2. **Scaling.** Seconds per training step (steady state, after warm-up; the one-off setup, which builds the
+   nearest-neighbour index, is reported beside it) for 10^4 .. 10^7 samples x 100 neurons with ``time_delta``
+   positives on 1-D behaviour (sorted search) and on 2-D behaviour (k-d tree on the CPU).
+3. **Streamed transform.** A 10^7 x 100 float32 HDF5 dataset (4 GB) is embedded by ``transform`` straight from
+   the file, in a fresh process whose peak resident memory (``ru_maxrss``) is reported.
+
+Run from the repository root, in an environment with neuroembed and ``cebra`` (see ``benchmarks/README.md``)::
+
+    python benchmarks/speed.py                 # everything, writes results/speed.md (about 20 minutes on 2 cores)
+    python benchmarks/speed.py --quick --output -   # smoke test: tiny sizes, prints the table only
+    python benchmarks/speed.py --parts head    # only the head-to-head comparison
+
+Without ``cebra`` the head-to-head table has neuroembed alone and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import neuroembed as ne
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import cebra_version, cpu_model, git_revision, package_version  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
+PARTS = ("head", "scaling", "stream")
+
+# the settings both systems share, in neuroembed's spelling (CEBRA's names in fit_cebra)
+SETTINGS = dict(
+    model="offset10",
+    num_hidden_units=32,
+    output_dimension=8,
+    batch_size=512,
+    time_offset=10,
+    learning_rate=3e-4,
+    temperature=1.0,
+    distance="cosine",
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 1. head to head
+# ---------------------------------------------------------------------------------------------------------------------
+def head_data(n_samples: int, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+    rec = ne.datasets.linear_track(n_samples=n_samples, n_neurons=n_neurons, random_state=0)
+    return rec.neural.astype(np.float32), rec.behaviour.astype(np.float32)
+
+
+def fit_neuroembed(
+    X: np.ndarray, y: np.ndarray, conditional: str, iterations: int, seed: int
+) -> float:
+    torch.set_flush_denormal(True)
+    est = ne.Estimator(
+        **SETTINGS,
+        conditional=conditional,
+        max_iterations=iterations,
+        device="cpu",
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    est.fit(X, None if conditional == "time" else y)
+    return (time.perf_counter() - start) / iterations
+
+
+def fit_cebra(X: np.ndarray, y: np.ndarray, conditional: str, iterations: int, seed: int) -> float:
+    import cebra
+
+    torch.set_flush_denormal(True)
+    torch.manual_seed(seed)
+    model = cebra.CEBRA(
+        model_architecture=f"{SETTINGS['model']}-model",
+        num_hidden_units=SETTINGS["num_hidden_units"],
+        output_dimension=SETTINGS["output_dimension"],
+        batch_size=SETTINGS["batch_size"],
+        time_offsets=SETTINGS["time_offset"],
+        learning_rate=SETTINGS["learning_rate"],
+        temperature=SETTINGS["temperature"],
+        distance=SETTINGS["distance"],
+        conditional=conditional,
+        max_iterations=iterations,
+        device="cpu",
+        verbose=False,
+    )
+    start = time.perf_counter()
+    if conditional == "time":
+        model.fit(X)
+    else:
+        model.fit(X, y)
+    return (time.perf_counter() - start) / iterations
+
+
+def step_split(X: np.ndarray, y: np.ndarray, conditional: str, steps: int) -> dict[str, float]:
+    """Median milliseconds of each part of neuroembed's training step, over ``steps`` steps after warm-up."""
+    est = ne.Estimator(
+        **SETTINGS, conditional=conditional, max_iterations=steps, device="cpu", random_state=0
+    )
+    est._check_params()
+    run = est._prepare(X, None if conditional == "time" else y)
+    solver, optimizer, criterion = run.solver, run.optimizer, run.criterion
+    parts: dict[str, list[float]] = {
+        "sampling": [],
+        "forward": [],
+        "loss": [],
+        "backward + optimiser": [],
+    }
+    torch.set_flush_denormal(True)
+    for i in range(steps + 10):
+        t0 = time.perf_counter()
+        batch = solver.sampler.sample()
+        t1 = time.perf_counter()
+        groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
+        ref, pos, neg = solver.encode(groups)
+        t2 = time.perf_counter()
+        loss = criterion(ref, pos, neg)
+        t3 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        t4 = time.perf_counter()
+        if i >= 10:  # warm-up
+            for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                parts[key].append(seconds * 1e3)
+    return {key: float(np.median(values)) for key, values in parts.items()}
+
+
+def run_head(args: argparse.Namespace, has_cebra: bool) -> list[str]:
+    n_samples, n_neurons = (2000, 40) if args.quick else (8000, 120)
+    iterations = 20 if args.quick else args.iterations
+    X, y = head_data(n_samples, n_neurons)
+    systems = {"neuroembed": fit_neuroembed}
+    if has_cebra:
+        systems["CEBRA"] = fit_cebra
+    times: dict[tuple[str, str], list[float]] = {}
+    for conditional in ("time", "time_delta"):
+        for repeat in range(args.repeats):
+            order = (
+                list(systems) if repeat % 2 == 0 else list(systems)[::-1]
+            )  # alternate who goes first
+            for name in order:
+                seconds = systems[name](X, y, conditional, iterations, seed=repeat)
+                times.setdefault((name, conditional), []).append(seconds)
+                print(
+                    f"{conditional:10s} {name:10s} repeat {repeat}: {seconds * 1e3:7.1f} ms/iteration",
+                    flush=True,
+                )
+
+    lines = [
+        "## Head to head: seconds per iteration at equal settings",
+        "",
+        f"Data: `linear_track` {n_samples} samples x {n_neurons} neurons, behaviour `[position, right, left]`; "
+        f"{iterations} iterations per fit, {args.repeats} fits per system and conditional, alternating; a fit's "
+        "wall time (setup included) divided by its iterations. Median [min, max] over the fits.",
+        "",
+        "| positives | neuroembed (ms/iter) | CEBRA (ms/iter) | CEBRA / neuroembed |",
+        "|---|---|---|---|",
+    ]
+    for conditional in ("time", "time_delta"):
+        ours = times[("neuroembed", conditional)]
+        cell = f"{np.median(ours) * 1e3:.1f} [{min(ours) * 1e3:.1f}, {max(ours) * 1e3:.1f}]"
+        if has_cebra:
+            theirs = times[("CEBRA", conditional)]
+            other = (
+                f"{np.median(theirs) * 1e3:.1f} [{min(theirs) * 1e3:.1f}, {max(theirs) * 1e3:.1f}]"
+            )
+            ratio = f"**{np.median(theirs) / np.median(ours):.1f}x**"
+        else:
+            other, ratio = "not installed", "n/a"
+        lines.append(f"| `{conditional}` | {cell} | {other} | {ratio} |")
+
+    lines += [
+        "",
+        "neuroembed's step split (median ms over the steady-state steps, same data and settings):",
+        "",
+        "| positives | sampling | forward | loss | backward + optimiser | sum |",
+        "|---|---|---|---|---|---|",
+    ]
+    for conditional in ("time", "time_delta"):
+        split = step_split(X, y, conditional, 20 if args.quick else 100)
+        cells = " | ".join(f"{v:.1f}" for v in split.values())
+        lines.append(f"| `{conditional}` | {cells} | {sum(split.values()):.1f} |")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 2. scaling with recording length
+# ---------------------------------------------------------------------------------------------------------------------
+def random_walk(n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
+    """A reflected random walk in [0, 1]^dims: behaviour that revisits places, like an animal in an arena."""
+    out = np.empty((n, dims), dtype=np.float32)
+    for d in range(dims):
+        walk = np.cumsum(rng.normal(0.0, 0.01, n)) % 2.0
+        out[:, d] = np.where(walk > 1.0, 2.0 - walk, walk)
+    return out
+
+
+def scaling_point(n: int, dims: int, steps: int) -> tuple[float, float, str]:
+    """(setup seconds, median seconds per step, search strategy) for n samples x 100 neurons, time_delta positives."""
+    rng = np.random.default_rng(n + dims)
+    X = np.empty((n, 100), dtype=np.float32)
+    for start in range(0, n, 1_000_000):  # in blocks: no float64 temporary of the whole recording
+        stop = min(n, start + 1_000_000)
+        X[start:stop] = rng.poisson(1.0, (stop - start, 100))
+    y = random_walk(n, dims, rng)
+    est = ne.Estimator(
+        **SETTINGS, conditional="time_delta", max_iterations=steps, device="cpu", random_state=0
+    )
+    est._check_params()
+    start = time.perf_counter()
+    run = est._prepare(X, y)
+    setup = time.perf_counter() - start
+    solver, optimizer = run.solver, run.optimizer
+    torch.set_flush_denormal(True)
+    per_step = []
+    for i in range(steps + 5):
+        t0 = time.perf_counter()
+        loss = solver.loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if i >= 5:
+            per_step.append(time.perf_counter() - t0)
+    strategy = solver.sampler._index[0].strategy
+    del run, solver, optimizer, X
+    return setup, float(np.median(per_step)), strategy
+
+
+def run_scaling(args: argparse.Namespace) -> list[str]:
+    sizes = [10**3, 10**4] if args.quick else [10**4, 10**5, 10**6, 10**7]
+    steps = 10 if args.quick else args.scaling_steps
+    lines = [
+        "## Step time against recording length (`time_delta` positives, 100 neurons)",
+        "",
+        f"Median seconds per training step over {steps} steady-state steps (sampling, forward, loss, backward and "
+        "optimiser step); setup is the one-off `Estimator._prepare` (data to the device, nearest-neighbour index, "
+        "model), paid once per fit.",
+        "",
+        "| samples | 1-D behaviour: ms/step | setup (s) | search | 2-D behaviour: ms/step | setup (s) | search |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = {}
+    for n in sizes:
+        cells = [f"{n:.0e}".replace("e+0", "e")]
+        for dims in (1, 2):
+            setup, step, strategy = scaling_point(n, dims, steps)
+            rows.setdefault(dims, []).append(step)
+            cells += [f"{step * 1e3:.1f}", f"{setup:.1f}", strategy]
+            print(
+                f"scaling n={n:>9d} dims={dims}: {step * 1e3:.1f} ms/step, setup {setup:.1f} s",
+                flush=True,
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    spread = ", ".join(f"{dims}-D {max(v) / min(v):.2f}x" for dims, v in rows.items())
+    lines += ["", f"Largest / smallest step time across sizes: {spread}."]
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 3. streamed transform of a recording larger than memory budget
+# ---------------------------------------------------------------------------------------------------------------------
+_STREAM_CHILD = """
+import resource, sys, time, h5py, neuroembed as ne
+est = ne.Estimator.load(sys.argv[1], device="cpu")
+start = time.perf_counter()
+with h5py.File(sys.argv[2], "r") as f:
+    emb = est.transform(f["neural"])
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+print(emb.shape[0], emb.shape[1], seconds, peak)
+"""
+
+
+def run_stream(args: argparse.Namespace) -> list[str]:
+    import h5py
+
+    n = 10**5 if args.quick else 10**7
+    n_neurons = 100
+    folder = Path(tempfile.mkdtemp(prefix="neuroembed-speed-", dir=args.scratch))
+    data_path, model_path = folder / "recording.h5", folder / "model.pt"
+    try:
+        rng = np.random.default_rng(0)
+        with h5py.File(data_path, "w") as f:
+            ds = f.create_dataset(
+                "neural", (n, n_neurons), dtype="float32", chunks=(65536, n_neurons)
+            )
+            for start in range(0, n, 1_000_000):
+                stop = min(n, start + 1_000_000)
+                ds[start:stop] = rng.poisson(1.0, (stop - start, n_neurons)).astype(np.float32)
+        train = rng.poisson(1.0, (5000, n_neurons)).astype(np.float32)
+        est = ne.Estimator(**SETTINGS, max_iterations=20, device="cpu", random_state=0).fit(train)
+        est.save(model_path)
+        size_gb = data_path.stat().st_size / 1e9
+        out = subprocess.run(
+            [sys.executable, "-c", _STREAM_CHILD, str(model_path), str(data_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        rows, dims, seconds, peak_mib = int(out[0]), int(out[1]), float(out[2]), float(out[3])
+    finally:
+        for p in (data_path, model_path):
+            p.unlink(missing_ok=True)
+        folder.rmdir()
+    print(
+        f"stream: {rows} x {n_neurons} ({size_gb:.1f} GB) in {seconds:.0f} s, peak RSS {peak_mib:.0f} MiB",
+        flush=True,
+    )
+    return [
+        "## Streamed transform",
+        "",
+        f"`Estimator.transform(h5py_dataset)` on a {rows:.0e} x {n_neurons} float32 HDF5 dataset ({size_gb:.1f} GB on "
+        f"disk), offset10 model, in a fresh process: embedding ({rows} x {dims}) in {seconds:.0f} s, **peak resident "
+        f"memory {peak_mib:.0f} MiB** (`resource.getrusage(RUSAGE_SELF).ru_maxrss`, whole process including Python, "
+        "torch and the embedding itself).",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+def header(
+    args: argparse.Namespace, cebra: str | None, loads: list[tuple[float, ...]], wall: float
+) -> list[str]:
+    now = datetime.datetime.now().astimezone()
+    worst = max(load[0] for load in loads)
+    return [
+        "# Training speed: neuroembed and CEBRA",
+        "",
+        f"- date: {now:%Y-%m-%d %H:%M %Z}",
+        f"- machine: {platform.platform()}; CPU {cpu_model()}, {os.cpu_count()} cores; torch threads "
+        f"{torch.get_num_threads()}; device cpu",
+        "- load average (1 min) at the start of each part: "
+        + ", ".join(f"{load[0]:.2f}" for load in loads)
+        + (" (the machine was shared: timings are inflated)" if worst > 1.5 else ""),
+        f"- versions: python {platform.python_version()}, torch {torch.__version__}, neuroembed "
+        f"{package_version('neuroembed')} (git {git_revision()}), CEBRA {cebra or 'not installed'}",
+        "- settings (both systems): offset10, 32 hidden units, output dimension 8, batch 512 (512 negatives), time "
+        "offset 10, temperature 1, learning rate 3e-4, cosine distance, CPU, denormals flushed"
+        + ("; **quick mode: tiny smoke-test run, not a benchmark**" if args.quick else ""),
+        f"- produced by `python benchmarks/speed.py {' '.join(sys.argv[1:])}` in {wall / 60:.1f} min",
+        "",
+    ]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: a smoke test, not a benchmark"
+    )
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument(
+        "--iterations", type=int, default=200, help="iterations per head-to-head fit"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="fits per system and conditional (>= 3)"
+    )
+    parser.add_argument(
+        "--scaling-steps", type=int, default=30, help="timed steps per scaling point"
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    parser.add_argument(
+        "--scratch", default=None, help="folder for the 4 GB HDF5 file (default: the temp dir)"
+    )
+    parser.add_argument(
+        "--output", default=str(DEFAULT_OUTPUT), help="markdown file to write, or '-' to print only"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> str:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cebra = cebra_version()
+    if cebra is None:
+        print("cebra is not installed: timing neuroembed alone", file=sys.stderr)
+    start = time.perf_counter()
+    body: list[str] = []
+    loads = []
+    runners: dict[str, Any] = {
+        "head": lambda: run_head(args, cebra is not None),
+        "scaling": lambda: run_scaling(args),
+        "stream": lambda: run_stream(args),
+    }
+    for part in args.parts:
+        loads.append(os.getloadavg())
+        body += runners[part]() + [""]
+    text = "\n".join(header(args, cebra, loads, time.perf_counter() - start) + body)
+    if args.output != "-":
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
