@@ -267,7 +267,7 @@ class ContrastiveSolver:
         R = model.receptive_field
         self._data = data
         # row offsets, relative to a window's first sample, of the stem's im2col input (length x kernel)
-        self._offsets, self._stem_length = [], []
+        self._offsets, self._stem_length, self._whole_offsets = [], [], []
         for stem in model.stems:
             k = stem.kernel_size[0]
             length = R - k + 1
@@ -275,6 +275,28 @@ class ContrastiveSolver:
             offsets = torch.arange(length, device=dev)[:, None] + torch.arange(k, device=dev)
             self._offsets.append(offsets.reshape(-1))
             self._stem_length.append(length)
+            # rows of the whole-recording stem product (viewed (n * k, out)) that output position t sums over
+            self._whole_offsets.append((offsets * k + torch.arange(k, device=dev)).reshape(-1))
+
+    #: The first layer is applied to the whole recording, then gathered per window, when the recording has fewer
+    #: samples than this fraction of the rows the windows of a step read: the product is then smaller than the
+    #: window-by-window (im2col) product, and samples shared by several windows are multiplied once.
+    whole_recording_fraction = 0.8
+
+    def _stem(self, s: int, start: torch.Tensor) -> torch.Tensor:
+        """The first layer's output ``(n_windows, length, out)`` for windows whose first sample is ``start``."""
+        stem, data, length = self.model.stems[s], self._data[s], self._stem_length[s]
+        n_windows = start.shape[0]
+        if data.shape[0] < self.whole_recording_fraction * n_windows * length:
+            out_channels, in_channels, k = stem.weight.shape
+            # (n, k * out): column block j is every sample times the kernel's tap j
+            taps = F.linear(data, stem.weight.permute(2, 0, 1).reshape(k * out_channels, in_channels))
+            rows = (start * k)[:, None] + self._whole_offsets[s]
+            picked = torch.index_select(taps.view(-1, out_channels), 0, rows.reshape(-1))
+            return picked.view(n_windows, length, k, out_channels).sum(2) + stem.bias
+        rows = start[:, None] + self._offsets[s]
+        cols = torch.index_select(data, 0, rows.reshape(-1)).view(n_windows, length, -1)
+        return F.linear(cols, conv_weight_matrix(stem), stem.bias)
 
     def compile(self) -> None:
         """Compile the shared trunk with :func:`torch.compile` (one-off cost at the first step)."""
@@ -287,20 +309,21 @@ class ContrastiveSolver:
         embeddings of all sessions' ``indices[s][g]`` concatenated over sessions.
 
         The windows are gathered straight from the resident recording in the im2col layout of the first
-        convolution (one ``index_select``), each session's stem is one matrix product, and the shared trunk runs once
-        on the hidden activations of every session together.
+        convolution (one ``index_select``) and each session's stem is one matrix product; on a recording shorter
+        than the rows a step reads, the stem is instead applied once to every sample and its output gathered per
+        window (see :attr:`whole_recording_fraction`). The shared trunk runs once on the hidden activations of
+        every session together.
         """
         hidden, sizes = [], []
         for s, groups in enumerate(indices):
             flat = torch.cat(groups)
-            stem = self.model.stems[s]
-            rows = (flat - self.left)[:, None] + self._offsets[s]
-            cols = torch.index_select(self._data[s], 0, rows.reshape(-1))
-            cols = cols.view(flat.shape[0], self._stem_length[s], -1)
-            hidden.append(F.linear(cols, conv_weight_matrix(stem), stem.bias))
+            hidden.append(self._stem(s, flat - self.left))
             sizes.append([len(g) for g in groups])
         # float32 from here on, also under autocast: the loss's log-sum-exp wants the precision
-        out = self._trunk_forward(torch.cat(hidden)).squeeze(1).float()
+        out = self._trunk_forward(hidden[0] if len(hidden) == 1 else torch.cat(hidden))
+        out = out.squeeze(1).float()
+        if len(hidden) == 1:  # one session: no copies, the groups are views of the output
+            return list(torch.split(out, sizes[0]))
         per_session = torch.split(out, [sum(sz) for sz in sizes])
         parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]
         n_groups = len(indices[0])

@@ -347,3 +347,33 @@ def test_no_warnings_in_plain_use():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Estimator(random_state=0, **FAST).fit(X, y).transform(X)
+
+
+def _synthetic(name):
+    from neuroembed import datasets
+
+    if name == "linear_track":
+        rec = datasets.linear_track(n_samples=3000, n_neurons=40, random_state=0)
+        return rec.neural, rec.behaviour
+    if name == "latent_manifold":
+        rec = datasets.latent_manifold(n_samples=3000, n_neurons=40, random_state=0)
+        return rec.neural, rec.behaviour
+    rec = datasets.reaching(n_trials=40, random_state=0)
+    return rec.neural, rec.behaviour
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+@pytest.mark.parametrize("dataset", ["linear_track", "latent_manifold", "reaching"])
+def test_reduced_precision_training_stays_finite(precision, dataset):
+    X, y = _synthetic(dataset)
+    est = Estimator(
+        model="offset10",
+        batch_size=128,
+        max_iterations=60,
+        learning_rate=1e-3,
+        precision=precision,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert np.isfinite(est.loss_history_).all()
+    assert np.isfinite(est.transform(X)).all()

@@ -118,3 +118,32 @@ def test_no_warnings_from_a_clean_loop():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         train_loop(lambda i: (w**2).sum(), opt, 3)
+
+
+@pytest.mark.parametrize("model", ["offset1", "offset5", "offset10", "offset36"])
+def test_whole_recording_stem_equals_window_by_window(model, monkeypatch):
+    # a short recording takes the whole-recording path of the first layer; both paths give the same embeddings
+    # and the same gradients
+    from neuroembed.estimator import Estimator
+    from neuroembed.solver import ContrastiveSolver
+
+    rng = np.random.default_rng(0)
+    X = rng.poisson(1.0, (600, 12)).astype(np.float32)
+    est = Estimator(model=model, conditional="time", batch_size=64, device="cpu", random_state=0)
+    est._check_params()
+    run = est._prepare(X, None)
+    batch = run.solver.sampler.sample()
+    groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
+    results = []
+    for fraction in (0.0, 1e9):  # never / always the whole-recording path
+        monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
+        run.encoder.zero_grad()
+        embedded = run.solver.encode(groups)
+        sum(e.square().sum() for e in embedded).backward()
+        grads = [p.grad.clone() for p in run.encoder.parameters()]
+        results.append(([e.detach() for e in embedded], grads))
+    (emb_a, grad_a), (emb_b, grad_b) = results
+    for a, b in zip(emb_a, emb_b):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    for a, b in zip(grad_a, grad_b):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
