@@ -369,7 +369,7 @@ def format_table(
         consistency = _mean_range(res.consistency) if res.consistency else "n/a"
         seconds = f"{np.mean(res.seconds):.0f}" if res.seconds else "n/a"
         lines.append(
-            f"| {descriptions[res.dataset]} | {res.system} | {_mean_range(res.errors)} {units[res.dataset]} | "
+            f"| {descriptions[res.dataset]} | {res.system} | {_mean_range(res.errors, 4)} {units[res.dataset]} | "
             f"{latent} | {consistency} | {seconds} |"
         )
     lines += [

@@ -165,7 +165,9 @@ def run_head(args: argparse.Namespace, has_cebra: bool) -> list[str]:
     # not an equal-settings comparison (CEBRA has no reduced-precision option): reported on its own rows
     systems["neuroembed bf16"] = functools.partial(fit_neuroembed, precision="bfloat16")
     times: dict[tuple[str, str], list[float]] = {}
-    for fit in systems.values():  # warm-up, untimed: the first fit in a process pays one-off library set-up
+    for fit in (
+        systems.values()
+    ):  # warm-up, untimed: the first fit in a process pays one-off library set-up
         fit(X, y, "time", max(5, iterations // 10), seed=0)
     for conditional in ("time", "time_delta"):
         for repeat in range(args.repeats):
@@ -366,22 +368,27 @@ def header(
     args: argparse.Namespace, cebra: str | None, loads: list[tuple[float, ...]], wall: float
 ) -> list[str]:
     now = datetime.datetime.now().astimezone()
-    worst = max(load[0] for load in loads)
+    before = loads[0][0]
     return [
         "# Training speed: neuroembed and CEBRA",
         "",
         f"- date: {now:%Y-%m-%d %H:%M %Z}",
         f"- machine: {platform.platform()}; CPU {cpu_model()}, {os.cpu_count()} cores; torch threads "
         f"{torch.get_num_threads()}; device cpu",
-        "- load average (1 min) at the start of each part: "
-        + ", ".join(f"{load[0]:.2f}" for load in loads)
-        + (" (the machine was shared: timings are inflated)" if worst > 1.5 else ""),
+        f"- load average (1 min) before the run: {before:.2f}"
+        + (
+            " (the machine was busy: timings are inflated)"
+            if before > 0.5
+            else " (a quiet machine)"
+        )
+        + "; at the start of each later part (the benchmark's own load included): "
+        + ", ".join(f"{load[0]:.2f}" for load in loads[1:]),
         f"- versions: python {platform.python_version()}, torch {torch.__version__}, neuroembed "
         f"{package_version('neuroembed')} (git {git_revision()}), CEBRA {cebra or 'not installed'}",
         "- settings (both systems): offset10, 32 hidden units, output dimension 8, batch 512 (512 negatives), time "
         "offset 10, temperature 1, learning rate 3e-4, cosine distance, CPU, denormals flushed"
         + ("; **quick mode: tiny smoke-test run, not a benchmark**" if args.quick else ""),
-        f"- produced by `python benchmarks/speed.py {' '.join(sys.argv[1:])}` in {wall / 60:.1f} min",
+        f"- produced by `{' '.join(['python benchmarks/speed.py', *sys.argv[1:]])}` in {wall / 60:.1f} min",
         "",
     ]
 

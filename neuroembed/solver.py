@@ -187,7 +187,7 @@ def train_loop(
     buffer = torch.zeros(
         max(total, 0), device=first_param.device if first_param is not None else "cpu"
     )
-    done = 0
+    done = checked = 0
     interrupted = False
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc=desc, disable=not verbose, leave=False, dynamic_ncols=True)
@@ -203,7 +203,8 @@ def train_loop(
             done += 1
             bar.update(1)
             if done % sync_every == 0 or i == max_iterations - 1:
-                _check_finite(buffer[:done], start_iteration)
+                _check_finite(buffer[checked:done], start_iteration + checked)
+                checked = done
                 if verbose and done % max(1, log_every) == 0:
                     bar.set_postfix(loss=f"{float(buffer[done - 1]):.4f}")
             if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:

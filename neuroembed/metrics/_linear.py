@@ -1,28 +1,40 @@
-"""Affine least squares and the variance-weighted coefficient of determination (private)."""
+"""Affine least squares and the coefficient of determination (private)."""
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import r2_score
 
-__all__ = ["affine_r2", "r2_variance_weighted"]
+__all__ = ["MULTIOUTPUT", "affine_r2", "r2"]
+
+#: How R^2 of a multi-dimensional target is combined over its dimensions (scikit-learn's names).
+MULTIOUTPUT = ("uniform_average", "variance_weighted")
 
 
-def r2_variance_weighted(target: np.ndarray, prediction: np.ndarray) -> float:
-    """``1 - SS_res / SS_tot`` with both sums taken over samples and all target dimensions.
+def r2(
+    target: np.ndarray,
+    prediction: np.ndarray,
+    multioutput: str = "uniform_average",
+    force_finite: bool = True,
+) -> float:
+    """Coefficient of determination of a prediction, combined over target dimensions.
 
-    Equal to scikit-learn's ``r2_score(..., multioutput="variance_weighted")``. NaN when the
-    target is constant (``SS_tot = 0``).
+    ``"uniform_average"`` is the mean of the per-dimension R^2 (scikit-learn's default, and what
+    ``LinearRegression.score`` and CEBRA's consistency report); ``"variance_weighted"`` is
+    ``1 - SS_res / SS_tot`` with both sums taken over samples and all dimensions. ``force_finite`` as in
+    :func:`sklearn.metrics.r2_score` (False: NaN when the target is constant).
     """
     target = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
     prediction = np.asarray(prediction, dtype=np.float64).reshape(len(prediction), -1)
-    ss_res = float(((target - prediction) ** 2).sum())
-    ss_tot = float(((target - target.mean(axis=0)) ** 2).sum())
-    if ss_tot == 0.0:
-        return float("nan")
-    return 1.0 - ss_res / ss_tot
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant target: NaN, as documented
+        return float(
+            r2_score(target, prediction, multioutput=multioutput, force_finite=force_finite)
+        )
 
 
-def affine_r2(source: np.ndarray, target: np.ndarray) -> float:
+def affine_r2(
+    source: np.ndarray, target: np.ndarray, multioutput: str = "uniform_average"
+) -> float:
     """In-sample R^2 of the least-squares affine map ``target ~ source @ W + b``.
 
     Both arrays are (n_samples, n_dims); the fit is done in float64 on centred data (which is the
@@ -33,4 +45,4 @@ def affine_r2(source: np.ndarray, target: np.ndarray) -> float:
     source_c = source - source.mean(axis=0)
     target_c = target - target.mean(axis=0)
     weights, *_ = np.linalg.lstsq(source_c, target_c, rcond=None)
-    return r2_variance_weighted(target_c, source_c @ weights)
+    return r2(target_c, source_c @ weights, multioutput)

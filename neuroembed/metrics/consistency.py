@@ -5,10 +5,12 @@ map :math:`Z_j \approx Z_i W + b` by least squares and report its coefficient of
 
 .. math::
 
-    R^2 = 1 - \frac{\sum_{t,d} (Z_{j,td} - \hat Z_{j,td})^2}{\sum_{t,d} (Z_{j,td} - \bar Z_{j,d})^2},
+    R^2_d = 1 - \frac{\sum_t (Z_{j,td} - \hat Z_{j,td})^2}{\sum_t (Z_{j,td} - \bar Z_{j,d})^2}
 
-summed over samples and all target dimensions, i.e. weighted by the variance of each target
-dimension (scikit-learn's ``r2_score(..., multioutput="variance_weighted")``). The fit and the score
+computed for each target dimension :math:`d` and averaged over the dimensions (``multioutput="uniform_average"``,
+scikit-learn's default: the value of ``LinearRegression().fit(Z_i, Z_j).score(Z_i, Z_j)``, which is what CEBRA's
+``consistency_score`` reports), or with both sums taken over all dimensions, i.e. weighted by the variance of each
+target dimension (``multioutput="variance_weighted"``), which discounts low-variance dimensions. The fit and the score
 use the same samples, as in CEBRA (Schneider, Lee & Mathis 2023). Identical embeddings, or
 embeddings that differ by an invertible linear transform, score 1; independent embeddings score
 about ``dim(Z_i) / n_samples``.
@@ -35,7 +37,7 @@ from neuroembed._validation import (
     describe,
 )
 from neuroembed.metrics._checks import check_float_2d
-from neuroembed.metrics._linear import affine_r2
+from neuroembed.metrics._linear import MULTIOUTPUT, affine_r2
 
 __all__ = ["consistency"]
 
@@ -122,6 +124,7 @@ def consistency(
     bootstrap: int = 0,
     confidence: float = 0.95,
     random_state: Any = None,
+    multioutput: str = "uniform_average",
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """R^2 of the best linear map between every ordered pair of embeddings.
 
@@ -151,6 +154,9 @@ def consistency(
         Coverage of the bootstrap interval.
     random_state : None, int or numpy.random.Generator
         Seed of the bootstrap.
+    multioutput : {"uniform_average", "variance_weighted"}, default="uniform_average"
+        How the R^2 of the target's dimensions are combined (see the module docstring): their mean, as
+        scikit-learn's and CEBRA's scores do, or weighted by each dimension's variance.
 
     Returns
     -------
@@ -173,6 +179,7 @@ def consistency(
     2       0.01  0.01   NaN
     """
     check_choice(between, "between", ["runs", "sessions"])
+    check_choice(multioutput, "multioutput", MULTIOUTPUT)
     names, values = _as_named_list(embeddings, "embeddings")
     if len(values) < 2:
         raise ValueError(f"consistency needs at least two embeddings; got {len(values)}.")
@@ -218,13 +225,13 @@ def consistency(
                 f"an affine map from {src.shape[1]} dimensions needs at least {src.shape[1] + 2} paired samples to "
                 f"be more than an exact fit; embeddings[{names[i]!r}] and embeddings[{names[j]!r}] have {len(src)}."
             )
-        scores[i, j] = affine_r2(src, tgt)
+        scores[i, j] = affine_r2(src, tgt, multioutput)
         if n_boot:
             n = len(src)
             resampled = np.empty(n_boot)
             for b in range(n_boot):
                 idx = rng.integers(0, n, n)
-                resampled[b] = affine_r2(src[idx], tgt[idx])
+                resampled[b] = affine_r2(src[idx], tgt[idx], multioutput)
             lower[i, j], upper[i, j] = np.nanquantile(resampled, [alpha, 1.0 - alpha])
 
     def frame(values: np.ndarray) -> pd.DataFrame:

@@ -23,18 +23,20 @@ from neuroembed._validation import (
     check_positive_int,
 )
 from neuroembed.metrics._checks import check_float_2d
-from neuroembed.metrics._linear import r2_variance_weighted
+from neuroembed.metrics._linear import MULTIOUTPUT, r2
 
 __all__ = ["decode"]
 
 METHODS = ("knn", "linear", "both")
 
 
-def _continuous_scores(prefix: str, target: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+def _continuous_scores(
+    prefix: str, target: np.ndarray, prediction: np.ndarray, multioutput: str
+) -> dict[str, float]:
     errors = np.linalg.norm(target - prediction.reshape(target.shape), axis=1)
     return {
         f"{prefix}_median_error": float(np.median(errors)),
-        f"{prefix}_r2": r2_variance_weighted(target, prediction),
+        f"{prefix}_r2": r2(target, prediction, multioutput, force_finite=False),
     }
 
 
@@ -48,6 +50,7 @@ def decode(
     metric: str = "cosine",
     weights: str = "uniform",
     alpha: float = 1.0,
+    multioutput: str = "uniform_average",
 ) -> dict[str, float]:
     """Decode behaviour from an embedding: train on the first block of time, test on the last.
 
@@ -74,6 +77,9 @@ def decode(
         kNN weighting: the plain mean (majority) of the neighbours, or weighted by inverse distance.
     alpha : float, default=1.0
         Ridge penalty of the linear regression decoder; the logistic decoder uses ``C = 1 / alpha``.
+    multioutput : {"uniform_average", "variance_weighted"}, default="uniform_average"
+        How the R^2 of a multi-column continuous target is combined over its columns: their mean
+        (scikit-learn's default) or weighted by each column's variance. One column: the same.
 
     Returns
     -------
@@ -81,7 +87,7 @@ def decode(
         ``n_train`` and ``n_test`` and, per decoder ``knn`` / ``linear``: for continuous targets
         ``<decoder>_median_error`` (median over test samples of the Euclidean norm of the error
         vector across target dimensions; the absolute error for one target) and ``<decoder>_r2``
-        (R^2 summed over target dimensions, i.e. variance-weighted; NaN when the test block is constant); for discrete targets
+        (combined over target columns as ``multioutput`` says; NaN when the test block is constant); for discrete targets
         ``<decoder>_accuracy``.
 
     Examples
@@ -96,6 +102,7 @@ def decode(
     n_samples = emb.shape[0]
     check_choice(method, "method", METHODS)
     check_choice(weights, "weights", ["uniform", "distance"])
+    check_choice(multioutput, "multioutput", MULTIOUTPUT)
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a scikit-learn metric name; got {metric!r}.")
     alpha = check_positive_float(alpha, "alpha")
@@ -157,7 +164,9 @@ def decode(
         else:
             knn = KNeighborsRegressor(n_neighbors=n_neighbors, metric=metric, weights=weights)
             result.update(
-                _continuous_scores("knn", y_test, knn.fit(x_train, y_train).predict(x_test))
+                _continuous_scores(
+                    "knn", y_test, knn.fit(x_train, y_train).predict(x_test), multioutput
+                )
             )
     if method in ("linear", "both"):
         if discrete:
@@ -168,6 +177,8 @@ def decode(
         else:
             model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
             result.update(
-                _continuous_scores("linear", y_test, model.fit(x_train, y_train).predict(x_test))
+                _continuous_scores(
+                    "linear", y_test, model.fit(x_train, y_train).predict(x_test), multioutput
+                )
             )
     return result

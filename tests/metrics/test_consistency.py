@@ -5,13 +5,20 @@ import pytest
 from neuroembed.metrics import consistency
 
 
-def _reference_r2(source, target):
-    """Slow, obviously-correct reference: sklearn's LinearRegression + variance-weighted r2_score."""
+def _reference_r2(source, target, multioutput="uniform_average"):
+    """Slow, obviously-correct reference: sklearn's LinearRegression + r2_score.
+
+    With the default it is ``LinearRegression().fit(source, target).score(source, target)``, the score CEBRA's
+    ``consistency_score`` reports for a pair of embeddings.
+    """
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
 
-    prediction = LinearRegression().fit(source, target).predict(source)
-    return r2_score(target, prediction, multioutput="variance_weighted")
+    model = LinearRegression().fit(source, target)
+    prediction = model.predict(source)
+    if multioutput == "uniform_average":
+        assert r2_score(target, prediction) == pytest.approx(model.score(source, target), abs=1e-12)
+    return r2_score(target, prediction, multioutput=multioutput)
 
 
 @pytest.fixture
@@ -34,21 +41,22 @@ def test_independent_embeddings_score_about_zero(rng):
     assert np.all(np.abs(off_diagonal) < 0.02)
 
 
-def test_matches_sklearn_reference_and_is_directional(rng):
+@pytest.mark.parametrize("multioutput", ["uniform_average", "variance_weighted"])
+def test_matches_sklearn_reference_and_is_directional(rng, multioutput):
     a = rng.normal(size=(500, 3))
     b = np.c_[a[:, :2] @ rng.normal(size=(2, 2)), rng.normal(size=500)] + 0.3 * rng.normal(
         size=(500, 3)
     )
     c = rng.normal(size=(500, 5))
     embeddings = {"seed0": a, "seed1": b, "seed2": c}
-    scores = consistency(embeddings)
+    scores = consistency(embeddings, multioutput=multioutput)
     assert list(scores.index) == list(scores.columns) == ["seed0", "seed1", "seed2"]
     assert scores.index.name == "source" and scores.columns.name == "target"
     for src in embeddings:
         for tgt in embeddings:
             if src != tgt:
                 assert scores.loc[src, tgt] == pytest.approx(
-                    _reference_r2(embeddings[src], embeddings[tgt]), abs=1e-10
+                    _reference_r2(embeddings[src], embeddings[tgt], multioutput), abs=1e-10
                 )
     # a is fully predictable from c? no; a -> b loses the independent third column
     assert (
@@ -166,3 +174,16 @@ def test_bad_input(rng):
         consistency([z, z], between="sessions", behaviour=[np.zeros(50), np.ones(49)])
     with pytest.raises(ValueError, match="confidence"):
         consistency([z, z], bootstrap=5, confidence=1.5)
+
+
+def test_uniform_average_counts_every_dimension_and_variance_weighted_discounts_small_ones(rng):
+    # the target's second dimension is tiny and unpredictable: the mean over dimensions halves the score, the
+    # variance-weighted score hardly notices it
+    z = rng.normal(size=(1000, 2))
+    target = np.c_[z[:, 0], 1e-3 * rng.normal(size=1000)]
+    uniform = consistency([z, target]).iloc[0, 1]
+    weighted = consistency([z, target], multioutput="variance_weighted").iloc[0, 1]
+    assert uniform == pytest.approx(0.5, abs=0.01)
+    assert weighted > 0.99
+    with pytest.raises(ValueError, match="multioutput='mean'"):
+        consistency([z, target], multioutput="mean")

@@ -11,7 +11,8 @@ def test_affine_transform_recovers_perfectly():
     assert latent_recovery(embedding, latent) == pytest.approx(1.0, abs=1e-10)
 
 
-def test_matches_sklearn_reference():
+@pytest.mark.parametrize("multioutput", ["uniform_average", "variance_weighted"])
+def test_matches_sklearn_reference(multioutput):
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
 
@@ -19,8 +20,8 @@ def test_matches_sklearn_reference():
     latent = rng.normal(size=(400, 2))
     embedding = np.tanh(latent @ rng.normal(size=(2, 4))) + 0.2 * rng.normal(size=(400, 4))
     prediction = LinearRegression().fit(embedding, latent).predict(embedding)
-    expected = r2_score(latent, prediction, multioutput="variance_weighted")
-    assert latent_recovery(embedding, latent) == pytest.approx(expected, abs=1e-10)
+    expected = r2_score(latent, prediction, multioutput=multioutput)
+    assert latent_recovery(embedding, latent, multioutput) == pytest.approx(expected, abs=1e-10)
     assert 0.3 < expected < 0.99
 
 
@@ -36,4 +37,5 @@ def test_bad_input():
         latent_recovery(np.full((10, 2), np.nan), np.zeros(10))
     with pytest.raises(ValueError, match="at least two"):
         latent_recovery(np.zeros((1, 2)), np.zeros(1))
-    assert np.isnan(latent_recovery(np.random.default_rng(0).normal(size=(10, 2)), np.ones(10)))
+    with pytest.raises(ValueError, match="constant"):
+        latent_recovery(np.random.default_rng(0).normal(size=(10, 2)), np.ones(10))
