@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         help="use the synthetic linear track even if the rat file is there",
     )
     parser.add_argument(
-        "--out", default="hippocampus.png", help="figure file, or a folder to write hippocampus.png in (default hippocampus.png)"
+        "--out",
+        default="hippocampus.png",
+        help="figure file, or a folder to write hippocampus.png in (default hippocampus.png)",
     )
     parser.add_argument(
         "--iterations", type=int, help="training steps per seed (default 5000; 300 quick)"
@@ -209,7 +211,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     fig.tight_layout()
     out = Path(args.out)
-    if out.is_dir() or not out.suffix:  # a folder (as the other examples take): the figure goes inside it
+    if (
+        out.is_dir() or not out.suffix
+    ):  # a folder (as the other examples take): the figure goes inside it
         out = out / "hippocampus.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)

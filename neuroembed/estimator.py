@@ -73,6 +73,47 @@ def _is_h5_dataset(X: Any) -> bool:
     return type(X).__module__.startswith("h5py") and hasattr(X, "shape") and hasattr(X, "dtype")
 
 
+def _h5_for_fit(dataset: Any, name: str, min_samples: int, block_rows: int = 1 << 18) -> np.ndarray:
+    """Map a contiguous, uncompressed float32 HDF5 dataset into memory without reading it (``np.memmap``).
+
+    Training then reads only the windows it draws; the operating system pages them in from the file and can drop
+    them again, so the recording never has to fit in memory. The values are checked for NaN/inf once, block by
+    block.
+    """
+    shape, dtype = tuple(dataset.shape), np.dtype(dataset.dtype)
+    if len(shape) != 2:
+        raise ValueError(
+            f"{name}: the HDF5 dataset has shape {shape}; expected (n_samples, n_neurons)."
+        )
+    if shape[0] < min_samples or shape[1] == 0:
+        raise ValueError(
+            f"{name}: the HDF5 dataset has shape {shape}; fit needs at least {min_samples} samples (the receptive "
+            "field) and one neuron."
+        )
+    offset = dataset.id.get_offset()
+    if (
+        dtype != np.dtype("<f4")
+        or dataset.chunks is not None
+        or dataset.compression is not None
+        or offset is None
+    ):
+        raise ValueError(
+            f"{name}: fit streams an HDF5 dataset from disk only when it is stored contiguously, uncompressed, as "
+            f"little-endian float32; this one has dtype {dtype}, chunks {dataset.chunks}, compression "
+            f"{dataset.compression}. Load it with neuroembed.io.read_hdf5(...) if it fits in memory, or copy it once "
+            "into a dataset created with dtype='float32' and no chunks= or compression=."
+        )
+    mapped = np.memmap(dataset.file.filename, dtype=dtype, mode="c", offset=offset, shape=shape)
+    for start in range(0, shape[0], block_rows):
+        block = mapped[start : start + block_rows]
+        if not np.isfinite(block).all():
+            row = start + int(np.argwhere(~np.isfinite(block))[0][0])
+            raise ValueError(
+                f"{name}: the HDF5 dataset contains NaN or inf (first at row {row}); expected finite numbers."
+            )
+    return mapped
+
+
 class Estimator(TransformerMixin, BaseEstimator):
     """Learn an embedding of neural time series by contrastive learning (CEBRA-style).
 
@@ -282,7 +323,9 @@ class Estimator(TransformerMixin, BaseEstimator):
             del self.feature_names_in_
         names = [f"neural[{i}]" if multi else "neural" for i in range(len(xs))]
         arrays = [
-            V.check_neural(x, name, min_samples=max(2, receptive_field))
+            _h5_for_fit(x, name, max(2, receptive_field))
+            if _is_h5_dataset(x)
+            else V.check_neural(x, name, min_samples=max(2, receptive_field))
             for x, name in zip(xs, names)
         ]
         behaviours = [
@@ -432,7 +475,9 @@ class Estimator(TransformerMixin, BaseEstimator):
             data,
             supcon_labels=labels if self.criterion == "supcon" else None,
         )
-        optimizer = _adam(list(encoder.parameters()) + list(criterion.parameters()), self.learning_rate)
+        optimizer = _adam(
+            list(encoder.parameters()) + list(criterion.parameters()), self.learning_rate
+        )
 
         if self.compile:
             solver.compile()
@@ -455,8 +500,9 @@ class Estimator(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_neurons), DataFrame, or list of them (several sessions)
-            Neural data.
+        X : array-like of shape (n_samples, n_neurons), DataFrame, h5py.Dataset, or list of them (several sessions)
+            Neural data. A contiguous, uncompressed float32 ``h5py.Dataset`` is not loaded: it is mapped from the file
+            and training reads only the windows it draws, so the recording need not fit in memory (on CPU).
         y : None, array-like of shape (n_samples,) or (n_samples, n_behaviour), DataFrame, tuple, or list per session
             Behaviour: continuous values for ``delta``/``time_delta``, integer labels for ``discrete``, a tuple
             ``(continuous, labels)`` for ``mixed``. Not needed for ``time``.

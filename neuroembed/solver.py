@@ -291,7 +291,9 @@ class ContrastiveSolver:
         if data.shape[0] < self.whole_recording_fraction * n_windows * length:
             out_channels, in_channels, k = stem.weight.shape
             # (n, k * out): column block j is every sample times the kernel's tap j
-            taps = F.linear(data, stem.weight.permute(2, 0, 1).reshape(k * out_channels, in_channels))
+            taps = F.linear(
+                data, stem.weight.permute(2, 0, 1).reshape(k * out_channels, in_channels)
+            )
             rows = (start * k)[:, None] + self._whole_offsets[s]
             picked = torch.index_select(taps.view(-1, out_channels), 0, rows.reshape(-1))
             return picked.view(n_windows, length, k, out_channels).sum(2) + stem.bias

@@ -186,6 +186,39 @@ def test_transform_streams_hdf5(tmp_path):
     np.testing.assert_allclose(Z, est.transform(X), atol=1e-6)
 
 
+def test_fit_maps_a_contiguous_hdf5_dataset_and_matches_the_array(tmp_path):
+    X, y = _toy()
+    X = X.astype(np.float32)
+    with h5py.File(tmp_path / "rec.h5", "w") as f:
+        f.create_dataset("neural", data=X)  # contiguous, uncompressed float32
+    expected = Estimator(random_state=0, **FAST).fit(X, y)
+    with h5py.File(tmp_path / "rec.h5", "r") as f:
+        est = Estimator(random_state=0, **FAST).fit(f["neural"], y)
+        Z = est.transform(f["neural"])
+    np.testing.assert_array_equal(est.loss_history_, expected.loss_history_)
+    np.testing.assert_array_equal(Z, expected.transform(X))
+
+
+@pytest.mark.parametrize(
+    "kwargs, data, match",
+    [
+        ({"chunks": (64, 2)}, "finite", "stored contiguously"),
+        ({"compression": "gzip"}, "finite", "stored contiguously"),
+        ({"dtype": "float64"}, "finite", "float32"),
+        ({}, "nan", "NaN or inf \\(first at row 300\\)"),
+    ],
+)
+def test_fit_refuses_hdf5_it_cannot_map(tmp_path, kwargs, data, match):
+    X, y = _toy()
+    X = X.astype(np.float32)
+    if data == "nan":
+        X[300, 1] = np.nan
+    with h5py.File(tmp_path / "rec.h5", "w") as f:
+        f.create_dataset("neural", data=X, **kwargs)
+    with h5py.File(tmp_path / "rec.h5", "r") as f, pytest.raises(ValueError, match=match):
+        Estimator(random_state=0, **FAST).fit(f["neural"], y)
+
+
 def test_transform_hdf5_with_nan_is_refused(tmp_path):
     X, y = _toy()
     est = Estimator(random_state=0, **FAST).fit(X, y)

@@ -27,7 +27,9 @@ __all__ = ["NearestNeighbours"]
 
 _MAX_LEVELS = 32  # a column with at most this many distinct values is grouped on, not searched
 _MAX_GROUPS = 64
-_TREE_MIN_POINTS = 4096  # below this, brute force over the whole recording is as fast as a tree query
+_TREE_MIN_POINTS = (
+    4096  # below this, brute force over the whole recording is as fast as a tree query
+)
 
 
 class NearestNeighbours:

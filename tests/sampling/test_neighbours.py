@@ -125,7 +125,9 @@ def test_two_continuous_columns_of_a_long_recording_use_an_exact_tree():
     points[1000:3000] = points[1000]  # the animal sits still: many identical positions
     exclude = np.r_[rng.integers(0, n, 62), 1000, 1500]
     targets = points[exclude] + rng.normal(scale=0.01, size=(64, 2)).astype(np.float32)
-    targets[-2:] = points[1000]  # queries exactly on the duplicated point, its reference among the copies
+    targets[-2:] = points[
+        1000
+    ]  # queries exactly on the duplicated point, its reference among the copies
     index = NearestNeighbours(torch.from_numpy(points))
     assert index.strategy == "tree"
     got = index.query(torch.from_numpy(targets), exclude=torch.from_numpy(exclude)).numpy()
@@ -137,4 +139,6 @@ def test_two_continuous_columns_of_a_long_recording_use_an_exact_tree():
     assert (got[-2:] != exclude[-2:]).all() and (_dist(points, targets, got)[-2:] == 0).all()
     no_exclude = index.query(torch.from_numpy(targets)).numpy()
     full = ((targets[:, None, :].astype(np.float64) - points[None]) ** 2).sum(-1)
-    np.testing.assert_allclose(_dist(points, targets, no_exclude), full.min(1), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        _dist(points, targets, no_exclude), full.min(1), rtol=1e-5, atol=1e-9
+    )

@@ -31,7 +31,9 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def small_cnn() -> ImageCNN:
     """A tiny CNN backbone (32-d embedding) for fast training tests, with seeded initial weights."""
-    torch.manual_seed(0)  # a backbone passed in keeps its weights: seed them so tests do not depend on order
+    torch.manual_seed(
+        0
+    )  # a backbone passed in keeps its weights: seed them so tests do not depend on order
     return ImageCNN(in_channels=1, output_dimension=32, width=8, n_stages=2)
 
 
