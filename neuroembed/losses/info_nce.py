@@ -56,10 +56,13 @@ def _power_of_two_scale(*tensors: Tensor) -> Tensor:
 
 
 def _euclidean_scores(squared: Tensor, scale: Tensor, temperature: Temperature) -> Tensor:
-    # Multiply back one factor at a time (0 * scale stays 0, never inf * 0). Scores below -sqrt(max float) are
-    # clamped there: exp() of them is 0 already, and means and sums over the batch stay finite (no inf - inf).
+    # Multiply back one factor at a time (0 * scale stays 0, never inf * 0). Scores below -sqrt(max float) (1.8e19
+    # in float32) are clamped there: exp() of them is 0 already, and means and sums over the batch stay finite (no
+    # inf - inf). float16's square root (256) would clip real distances, so there the bound is a quarter of its max.
     scores = -(squared * scale) * scale / temperature
-    return scores.clamp(min=-(torch.finfo(scores.dtype).max ** 0.5))
+    largest = torch.finfo(scores.dtype).max
+    bound = largest / 4 if scores.dtype == torch.float16 else largest**0.5
+    return scores.clamp(min=-bound)
 
 
 def _rowwise(

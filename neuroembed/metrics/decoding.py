@@ -36,7 +36,10 @@ def _continuous_scores(
     errors = np.linalg.norm(target - prediction.reshape(target.shape), axis=1)
     return {
         f"{prefix}_median_error": float(np.median(errors)),
-        f"{prefix}_r2": r2(target, prediction, multioutput, force_finite=False),
+        # scikit-learn's r2_score (a constant column scores 1 if predicted exactly, else 0), NaN if nothing varies
+        f"{prefix}_r2": r2(target, prediction, multioutput)
+        if not np.all(target == target[0])
+        else float("nan"),
     }
 
 
