@@ -110,6 +110,10 @@ _METRIC_COLUMNS = [
 # ------------------------------------------------------------------------------------------------ reading
 
 
+#: File types that do not say where their neural data is: reading them needs ``neural=``.
+NEEDS_NEURAL = (".h5", ".hdf5", ".csv")
+
+
 def read_recording(path: str | os.PathLike[str], **read_kwargs: Any) -> Recording:
     """Read a recording with the reader that fits the file's extension.
 
@@ -132,7 +136,7 @@ def read_recording(path: str | os.PathLike[str], **read_kwargs: Any) -> Recordin
     suffix = path.suffix.lower()
     if suffix == ".nwb":
         return read_nwb(path, **read_kwargs)
-    if suffix in (".h5", ".hdf5", ".csv") and "neural" not in read_kwargs:
+    if suffix in NEEDS_NEURAL and "neural" not in read_kwargs:
         raise ValueError(
             f"{str(path)!r}: a {suffix} file needs neural= (the dataset or columns holding the neural data), "
             "e.g. read_recording(path, neural='spikes'); only NWB files say where their neural data is."

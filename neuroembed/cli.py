@@ -271,10 +271,10 @@ def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read(path: str, kwargs: dict[str, Any]) -> Any:
-    from neuroembed.batch import read_recording
+    from neuroembed.batch import NEEDS_NEURAL, read_recording
 
     suffix = Path(path).suffix.lower()
-    if suffix in (".h5", ".hdf5", ".csv") and "neural" not in kwargs:
+    if suffix in NEEDS_NEURAL and "neural" not in kwargs:
         raise ValueError(
             f"{path!r}: a {suffix} file needs --neural (the dataset or column prefix holding the neural data)."
         )

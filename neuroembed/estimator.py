@@ -105,13 +105,17 @@ def _h5_for_fit(dataset: Any, name: str, min_samples: int, block_rows: int = 1 <
         )
     mapped = np.memmap(dataset.file.filename, dtype=dtype, mode="c", offset=offset, shape=shape)
     for start in range(0, shape[0], block_rows):
-        block = mapped[start : start + block_rows]
-        if not np.isfinite(block).all():
-            row = start + int(np.argwhere(~np.isfinite(block))[0][0])
-            raise ValueError(
-                f"{name}: the HDF5 dataset contains NaN or inf (first at row {row}); expected finite numbers."
-            )
+        _check_block_finite(mapped[start : start + block_rows], start, f"{name}: the HDF5 dataset")
     return mapped
+
+
+def _check_block_finite(block: np.ndarray, start: int, what: str) -> None:
+    """Raise naming the first row with NaN/inf of ``block``, whose first row is row ``start`` of the data."""
+    if block.dtype.kind == "f" and not np.isfinite(block).all():
+        row = start + int(np.argwhere(~np.isfinite(block))[0][0])
+        raise ValueError(
+            f"{what} contains NaN or inf (first at row {row}); expected finite numbers."
+        )
 
 
 class Estimator(TransformerMixin, BaseEstimator):
@@ -972,12 +976,8 @@ class _FiniteChecked:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         block = np.asarray(self._data[key])
-        if block.dtype.kind == "f" and not np.isfinite(block).all():
-            start = key.start if isinstance(key, slice) else 0
-            row = int(np.argwhere(~np.isfinite(block))[0][0]) + (start or 0)
-            raise ValueError(
-                f"the HDF5 dataset contains NaN or inf (first at row {row}); expected finite numbers."
-            )
+        start = key.start if isinstance(key, slice) else 0
+        _check_block_finite(block, start or 0, "the HDF5 dataset")
         return block
 
 

@@ -11,25 +11,17 @@ __all__ = ["MULTIOUTPUT", "affine_r2", "r2"]
 MULTIOUTPUT = ("uniform_average", "variance_weighted")
 
 
-def r2(
-    target: np.ndarray,
-    prediction: np.ndarray,
-    multioutput: str = "uniform_average",
-    force_finite: bool = True,
-) -> float:
+def r2(target: np.ndarray, prediction: np.ndarray, multioutput: str = "uniform_average") -> float:
     """Coefficient of determination of a prediction, combined over target dimensions.
 
     ``"uniform_average"`` is the mean of the per-dimension R^2 (scikit-learn's default, and what
     ``LinearRegression.score`` and CEBRA's consistency report); ``"variance_weighted"`` is
-    ``1 - SS_res / SS_tot`` with both sums taken over samples and all dimensions. ``force_finite`` as in
-    :func:`sklearn.metrics.r2_score` (False: NaN when the target is constant).
+    ``1 - SS_res / SS_tot`` with both sums taken over samples and all dimensions. Computed by
+    :func:`sklearn.metrics.r2_score` (a constant dimension scores 1 if predicted exactly, else 0).
     """
     target = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
     prediction = np.asarray(prediction, dtype=np.float64).reshape(len(prediction), -1)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a constant target: NaN, as documented
-        return float(
-            r2_score(target, prediction, multioutput=multioutput, force_finite=force_finite)
-        )
+    return float(r2_score(target, prediction, multioutput=multioutput))
 
 
 def affine_r2(
