@@ -188,7 +188,8 @@ small configurations, `tests/test_properties.py`). `random_state` seeds the weig
 `torch.Generator` that draws every batch; `random_state=None` draws a fresh seed, so such fits differ.
 Thread count: on torch 2.13.0+cpu with MKL 2024.2 (x86-64), fits with `torch.set_num_threads(1)` and `(2)`
 were bitwise identical in every configuration we tried (offset1, offset10 and offset36 encoders, cosine and
-euclidean, up to 4000 samples x 100 neurons, 128 hidden units, batch 1024, 15 to 40 iterations). PyTorch does not promise this: a
+euclidean, up to 4000 samples x 100 neurons, 128 hidden units, batch 1024, 15 to 40 iterations; checked on
+2026-11-22 and again on 2026-11-30 on a 2-core AMD EPYC with AVX-512). PyTorch does not promise this: a
 kernel may split a floating-point reduction differently with another thread count, CPU instruction set
 (AVX2 / AVX-512) or BLAS library, and a fit magnifies such last-bit differences. For results that must match
 to the bit, keep the thread count (`OMP_NUM_THREADS` / `torch.set_num_threads`), the machine type and the
