@@ -396,6 +396,57 @@ class Estimator(TransformerMixin, BaseEstimator):
                 )
         return cont, disc
 
+    @staticmethod
+    def _check_shared_labels(behaviours, left: int, n_valid: list[int]) -> None:
+        """With ``mixed``, a reference's positive may come from any session, so every session needs its labels."""
+        present = [
+            set(np.unique(disc[left : left + n]).tolist())
+            for (_, disc), n in zip(behaviours, n_valid)
+        ]
+        everything = set().union(*present)
+        for i, have in enumerate(present):
+            missing = sorted(everything - have)
+            if missing:
+                raise ValueError(
+                    f"labels of session {i} lack classes {missing[:5]} that other sessions have (among the window "
+                    "centres); conditional='mixed' draws positives across sessions with the same label, so every "
+                    "session needs every class."
+                )
+
+    def _warn_degenerate(
+        self,
+        n_valid: int,
+        receptive_field: int,
+        n_samples: int,
+        labels: np.ndarray | None,
+        left: int,
+        where: str,
+    ) -> None:
+        """Warn when a recording is too short for the positives asked for (fit goes on, positives clipped)."""
+        centres = "1 window centre" if n_valid == 1 else f"{n_valid} window centres"
+        size = f"{n_samples} samples, {centres} for receptive field {receptive_field}"
+        uses_offset = self.conditional in ("time", "time_delta", "mixed") or self.hybrid
+        if uses_offset and n_valid <= self.time_offset:
+            fate = (
+                "a single window fits, so every time positive is its own reference and the fit learns nothing"
+                if n_valid == 1
+                else f"time positives are drawn {n_valid - 1} samples later instead"
+            )
+            warnings.warn(
+                f"time_offset={self.time_offset} is not shorter than the recording{where} ({size}): {fate}.",
+                UserWarning,
+                stacklevel=4,
+            )
+        if labels is not None and self.conditional in ("discrete", "mixed"):
+            values, counts = np.unique(labels[left : left + n_valid], return_counts=True)
+            if counts.min() < 2:
+                warnings.warn(
+                    f"labels{where} have classes with a single sample among the window centres "
+                    f"({values[counts < 2][:5].tolist()}; {size}): their references are their own positives.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+
     # ------------------------------------------------------------------------------------------------------------
     # fit
     # ------------------------------------------------------------------------------------------------------------
@@ -412,18 +463,11 @@ class Estimator(TransformerMixin, BaseEstimator):
         for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
             n_valid = a.shape[0] - receptive_field + 1
             where = f" of session {i}" if multi else ""
-            if batch_size > n_valid:
+            if batch_size > a.shape[0]:
                 raise ValueError(
-                    f"batch_size={batch_size} is larger than the {n_valid} usable samples{where} "
-                    f"({a.shape[0]} samples minus the receptive field {receptive_field} plus 1); lower batch_size."
+                    f"batch_size={batch_size} is larger than the {a.shape[0]} samples{where}; lower batch_size."
                 )
-            if (
-                self.conditional == "time" or self.hybrid or cont is not None
-            ) and n_valid <= self.time_offset:
-                raise ValueError(
-                    f"time_offset={self.time_offset} leaves no valid positives in a recording{where} with "
-                    f"{a.shape[0]} samples and receptive field {receptive_field}; lower time_offset."
-                )
+            self._warn_degenerate(n_valid, receptive_field, a.shape[0], disc, left, where)
             x = _to_device(a, device)
             data.append(x)
             sessions.append(
@@ -436,6 +480,10 @@ class Estimator(TransformerMixin, BaseEstimator):
                 )
             )
             labels.append(sessions[-1].labels)
+        if multi and self.conditional == "mixed":
+            self._check_shared_labels(
+                behaviours, left, [a.shape[0] - receptive_field + 1 for a in arrays]
+            )
 
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(int(rng.integers(0, 2**63 - 1)))
@@ -773,7 +821,7 @@ class Estimator(TransformerMixin, BaseEstimator):
             self.conditional,
             batch_size=batch_size,
             num_negatives=0 if self.criterion == "supcon" else min(self.num_negatives_, n_valid),
-            time_offset=min(self.time_offset, max(1, n_valid - 1)),
+            time_offset=self.time_offset,
             delta=self.delta,
             hybrid=self.hybrid,
             generator=generator,

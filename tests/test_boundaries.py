@@ -398,7 +398,7 @@ def test_a_session_too_short_is_named():
 def test_batch_size_is_checked_per_session():
     long, short = _session(120, 6, 0), _session(12, 6, 1)
     with pytest.raises(
-        ValueError, match="batch_size=16 is larger than the 8 usable samples of session 1"
+        ValueError, match="batch_size=16 is larger than the 12 samples of session 1"
     ):
         Estimator(**FAST).fit([long[0], short[0]], [long[1], short[1]])
 

@@ -89,20 +89,20 @@ FIT_CASES = [
     ("non-integer discrete labels", {"conditional": "discrete"}, X, Y, TypeError, "integers"),
     ("mixed without a tuple", {"conditional": "mixed"}, X, Y, TypeError, "tuple"),
     (
+        "mixed sessions without the same classes",
+        {"conditional": "mixed"},
+        [X, X],
+        [(Y, np.arange(200) % 2), (Y, np.arange(200) % 3)],
+        ValueError,
+        r"labels of session 0 lack classes \[2\]",
+    ),
+    (
         "batch_size larger than the data",
         {"batch_size": 500},
         X,
         Y,
         ValueError,
         "batch_size=500 is larger",
-    ),
-    (
-        "time_offset longer than the recording",
-        {"time_offset": 400, "conditional": "time"},
-        X,
-        None,
-        ValueError,
-        "time_offset=400",
     ),
     (
         "sessions with different behaviour widths",

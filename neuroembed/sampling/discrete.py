@@ -11,7 +11,8 @@ class SameLabelSampler:
     """Draw, for each reference, a uniformly random *other* sample with the same label.
 
     The labels are sorted once; a draw is then three gathers and a random integer per reference (batched, on the
-    labels' device). Every label must occur at least twice.
+    labels' device). A label that occurs once has no other sample: its reference is returned as its own positive
+    (the estimator warns before it comes to that).
 
     Parameters
     ----------
@@ -39,11 +40,13 @@ class SameLabelSampler:
         self._rank = rank  # position of each sample in the sorted order
 
     def sample(self, reference: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Indices ``(B,)`` of same-label samples, never the reference itself."""
+        """Indices ``(B,)`` of same-label samples, never the reference itself unless it is alone in its class."""
         cls = torch.searchsorted(self.classes, self.labels[reference])
         start, count = self._starts[cls], self._counts[cls]
         u = torch.rand(reference.shape, generator=generator, device=reference.device)
-        k = (u * (count - 1)).long().clamp_max(count - 2)  # uniform over the count - 1 others
+        k = (
+            (u * (count - 1)).long().clamp_max(count - 2).clamp_min(0)
+        )  # uniform over the count - 1 others
         own = self._rank[reference] - start
-        k = k + (k >= own).long()
+        k = torch.where(count > 1, k + (k >= own).long(), own)
         return self._order[start + k]

@@ -185,7 +185,15 @@ class NearestNeighbours:
         if labels is not None:
             bad |= self.labels[idx] != labels[:, None]
         dist = dist.masked_fill(bad, float("inf"))
-        return idx.gather(1, dist.argmin(dim=1, keepdim=True)).squeeze(1)
+        best, arg = dist.min(dim=1)
+        return self._alone(idx.gather(1, arg[:, None]).squeeze(1), best, exclude)
+
+    @staticmethod
+    def _alone(found, best_dist, exclude):
+        """Where no point qualified (the reference alone in its label), answer with the reference itself."""
+        if exclude is None:
+            return found
+        return torch.where(torch.isinf(best_dist) & (exclude >= 0), exclude, found)
 
     def _query_brute(self, targets, labels, exclude):
         n_queries = targets.shape[0]
@@ -214,4 +222,4 @@ class NearestNeighbours:
             better = value < best_dist
             best_dist = torch.where(better, value, best_dist)
             best_idx = torch.where(better, arg + start, best_idx)
-        return best_idx
+        return self._alone(best_idx, best_dist, exclude)

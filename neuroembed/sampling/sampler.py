@@ -114,7 +114,9 @@ class ContrastiveSampler:
     num_negatives : int
         Negatives per step, split evenly over sessions.
     time_offset : int
-        Offset of time positives and of the behaviour changes used by ``time_delta`` / ``mixed``.
+        Offset of time positives and of the behaviour changes used by ``time_delta`` / ``mixed``. In a session
+        with no more window centres than ``time_offset``, the offset is clipped to the last centre: positives
+        then lie ``n_centres - 1`` samples later (the reference itself when a single window fits).
     delta : float
         Standard deviation of the noise for ``delta``.
     hybrid : bool
@@ -151,10 +153,12 @@ class ContrastiveSampler:
         base, extra = divmod(num_negatives, n)
         self.negatives_per_session = [base + (i < extra) for i in range(n)]
         self._uses_time = conditional == "time" or hybrid
+        # the time offset clipped to each session: the largest gap between two window centres
+        self._offsets = [min(time_offset, s.hi - s.lo - 1) for s in sessions]
         self._index: list[NearestNeighbours] = []
         self._deltas: list[torch.Tensor] = []
         self._same_label: list[SameLabelSampler] = []
-        for s in sessions:
+        for s, offset in zip(sessions, self._offsets):
             lo, hi = s.lo, s.hi
             if conditional in BEHAVIOUR_CONDITIONALS:
                 points = s.behaviour[lo:hi]
@@ -162,7 +166,7 @@ class ContrastiveSampler:
                 self._index.append(NearestNeighbours(points, labels))
                 if conditional != "delta":
                     self._deltas.append(
-                        s.behaviour[lo + time_offset : hi] - s.behaviour[lo : hi - time_offset]
+                        s.behaviour[lo + offset : hi] - s.behaviour[lo : hi - offset]
                     )
             if conditional == "discrete":
                 self._same_label.append(SameLabelSampler(s.labels[lo:hi]))
@@ -188,17 +192,20 @@ class ContrastiveSampler:
         """Draw one step's indices."""
         B = self.batch_size
         refs, negs = [], []
-        hi_ref_shift = self.time_offset if self.conditional == "time" else 0
-        for s, k in zip(self.sessions, self.negatives_per_session):
-            refs.append(self._uniform(s.lo, s.hi - hi_ref_shift, B))
+        is_time = self.conditional == "time"
+        for s, k, offset in zip(self.sessions, self.negatives_per_session, self._offsets):
+            refs.append(self._uniform(s.lo, s.hi - offset if is_time else s.hi, B))
             negs.append(self._uniform(s.lo, s.hi, k))
         time_pos = None
         if self.hybrid:
             time_pos = [
-                torch.clamp(r + self.time_offset, max=s.hi - 1) for r, s in zip(refs, self.sessions)
+                torch.clamp(r + offset, max=s.hi - 1)
+                for r, s, offset in zip(refs, self.sessions, self._offsets)
             ]
-        if self.conditional == "time":
-            return IndexBatch(refs, [r + self.time_offset for r in refs], negs, None, time_pos)
+        if is_time:
+            return IndexBatch(
+                refs, [r + offset for r, offset in zip(refs, self._offsets)], negs, None, time_pos
+            )
         if self.conditional == "discrete":
             pos = [
                 sl.sample(r - s.lo, self.generator) + s.lo

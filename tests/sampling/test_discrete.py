@@ -31,3 +31,11 @@ def test_two_member_class_returns_the_other():
         torch.tensor([0, 1, 2, 3]), torch.Generator().manual_seed(0)
     )
     assert pos.tolist() == [2, 3, 0, 1]
+
+
+def test_a_class_of_one_gives_the_reference_itself():
+    labels = torch.tensor([3, 7, 3, 5])
+    pos = SameLabelSampler(labels).sample(
+        torch.tensor([0, 1, 2, 3, 1]), torch.Generator().manual_seed(0)
+    )
+    assert pos.tolist() == [2, 1, 0, 3, 1]

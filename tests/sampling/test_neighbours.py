@@ -142,3 +142,17 @@ def test_two_continuous_columns_of_a_long_recording_use_an_exact_tree():
     np.testing.assert_allclose(
         _dist(points, targets, no_exclude), full.min(1), rtol=1e-5, atol=1e-9
     )
+
+
+@pytest.mark.parametrize("strategy", ["sorted", "brute"])
+def test_a_reference_alone_in_its_label_is_returned(strategy):
+    points = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    labels = torch.tensor([0, 0, 1, 0])
+    index = NearestNeighbours(points, labels)
+    assert index.strategy == "sorted"
+    index.strategy = strategy
+    got = index.query(
+        torch.tensor([[2.1], [2.1], [0.0]]), torch.tensor([1, 0, 0]), torch.tensor([2, 2, 0])
+    )
+    # label 1 has only the reference (2); the others find their nearest same-label point
+    assert got.tolist() == [2, 3, 1]

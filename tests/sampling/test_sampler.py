@@ -122,3 +122,21 @@ def test_hybrid_adds_time_positives():
 def test_unknown_conditional():
     with pytest.raises(ValueError, match="choose one of"):
         _sampler([_session()], "nope")
+
+
+@pytest.mark.parametrize("conditional", ["time", "time_delta"])
+def test_time_offset_longer_than_the_recording_is_clipped(conditional):
+    s = _session(n=16)  # window centres 5..11: 7 of them, the longest gap 6
+    b = _sampler([s], conditional, batch_size=256, num_negatives=8, time_offset=10).sample()
+    ref, pos = b.reference[0], b.positive[0]
+    assert ref.min() >= s.lo and pos.max() < s.hi
+    if conditional == "time":
+        assert torch.equal(pos, ref + 6)
+
+
+@pytest.mark.parametrize("conditional", ["time", "time_delta", "delta"])
+def test_a_single_window_is_its_own_positive(conditional):
+    s = _session(n=10)  # one window centre, at 5
+    b = _sampler([s], conditional, batch_size=4, num_negatives=4).sample()
+    for idx in (b.reference[0], b.positive[0], b.negative[0]):
+        assert idx.tolist() == [5] * 4
