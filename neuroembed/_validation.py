@@ -46,6 +46,14 @@ def as_numeric_array(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be an array of numbers; got None.")
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers; got a {type(x).__name__}.")
+    if isinstance(x, np.ma.MaskedArray):
+        masked = int(np.ma.getmaskarray(x).sum())
+        if masked:
+            raise ValueError(
+                f"{name} is a masked array with {masked} masked value(s); masks are not used, so those values "
+                "would be read as data. Fill them (x.filled(value)) or drop those samples first."
+            )
+        x = x.data
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     elif hasattr(x, "to_numpy"):  # pandas DataFrame / Series

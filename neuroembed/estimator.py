@@ -154,7 +154,8 @@ class Estimator(TransformerMixin, BaseEstimator):
     batch_size : int
         References per step (per session).
     num_negatives : int or None
-        Negatives per step (``None``: ``batch_size``).
+        Negatives per step, shared by all references and split evenly over the sessions (``None``: as many as
+        references, ``batch_size`` times the number of sessions, as in CEBRA).
     learning_rate : float
         Adam learning rate.
     max_iterations : int
@@ -458,7 +459,10 @@ class Estimator(TransformerMixin, BaseEstimator):
         receptive_field = MODELS[self.model](1).receptive_field
         left, right = window_offsets(receptive_field)
         batch_size = self.batch_size
-        num_negatives = self.num_negatives if self.num_negatives is not None else batch_size
+        # by default as many negatives as references: batch_size per session, as CEBRA draws them
+        num_negatives = (
+            self.num_negatives if self.num_negatives is not None else batch_size * len(arrays)
+        )
         sessions, data, labels = [], [], []
         for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
             n_valid = a.shape[0] - receptive_field + 1

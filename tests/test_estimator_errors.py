@@ -30,6 +30,14 @@ FIT_CASES = [
     ("NaN in neural data", {}, X_nan, Y, ValueError, "NaN"),
     ("inf in neural data", {}, X_inf, Y, ValueError, "infinite"),
     ("NaN in behaviour", {}, X, Y_nan, ValueError, "behaviour contains 1 NaN"),
+    (
+        "masked array with masked values",
+        {},
+        np.ma.masked_array(X, mask=X > 3),
+        Y,
+        ValueError,
+        r"neural is a masked array with \d+ masked value",
+    ),
     ("length mismatch", {}, X, Y[:150], ValueError, "150 samples but the neural data has 200"),
     (
         "fewer samples than the receptive field",

@@ -18,7 +18,8 @@ about ``dim(Z_i) / n_samples``.
 Between **runs** (the same data embedded by several models), rows correspond one to one. Between
 **sessions** or animals (different recordings, different lengths), the embeddings are first aligned
 on behaviour: the behaviour is discretised into bins, each embedding is averaged within each bin,
-and the map is fitted on the bins that both sessions visit.
+the bin means are scaled to unit length (as CEBRA's ``consistency_score`` does; ``normalize_bins=False``
+keeps them as they are), and the map is fitted on the bins that both sessions visit.
 """
 
 from __future__ import annotations
@@ -120,11 +121,12 @@ def consistency(
     embeddings: Sequence[Any] | Mapping[Any, Any],
     between: str = "runs",
     behaviour: Sequence[Any] | Mapping[Any, Any] | None = None,
-    n_bins: int | Sequence[int] = 100,
+    n_bins: int | Sequence[int] = 99,
     bootstrap: int = 0,
     confidence: float = 0.95,
     random_state: Any = None,
     multioutput: str = "uniform_average",
+    normalize_bins: bool = True,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """R^2 of the best linear map between every ordered pair of embeddings.
 
@@ -144,8 +146,9 @@ def consistency(
         integer or boolean arrays are treated as categories (each value is a bin). Each embedding is
         averaged within each bin (a bin is a cell of the grid over all columns), and each pair is
         fitted on the bins both sessions visit (Schneider, Lee & Mathis 2023).
-    n_bins : int or sequence of int, default=100
-        Number of bins per float column of the behaviour (between sessions).
+    n_bins : int or sequence of int, default=99
+        Number of bins per float column of the behaviour (between sessions). The default is CEBRA's:
+        its ``num_discretization_bins=100`` are bin edges, 99 bins.
     bootstrap : int, default=0
         Number of bootstrap resamples for a confidence interval (0: none). Between runs the rows
         are resampled, between sessions the shared bins; the map is refitted on every resample and
@@ -157,6 +160,11 @@ def consistency(
     multioutput : {"uniform_average", "variance_weighted"}, default="uniform_average"
         How the R^2 of the target's dimensions are combined (see the module docstring): their mean, as
         scikit-learn's and CEBRA's scores do, or weighted by each dimension's variance.
+    normalize_bins : bool, default=True
+        Between sessions, scale every bin's mean embedding to unit length before the fit, as CEBRA does.
+        For embeddings on the sphere (cosine distance) the mean of a bin points where the bin lies and its
+        length only says how spread the bin is; set False to fit on the raw means (e.g. for euclidean
+        embeddings). A zero mean is left as it is.
 
     Returns
     -------
@@ -212,7 +220,9 @@ def consistency(
             (i, j): (embs[i], embs[j]) for i in range(len(embs)) for j in range(len(embs)) if i != j
         }
     else:
-        sources = _session_pairs(embs, names, behaviour, n_bins)
+        if not isinstance(normalize_bins, (bool, np.bool_)):
+            raise TypeError(f"normalize_bins must be True or False; got {normalize_bins!r}.")
+        sources = _session_pairs(embs, names, behaviour, n_bins, bool(normalize_bins))
 
     k = len(embs)
     scores = np.full((k, k), np.nan)
@@ -245,7 +255,7 @@ def consistency(
 
 
 def _session_pairs(
-    embs: list[np.ndarray], names: list[Any], behaviour: Any, n_bins: Any
+    embs: list[np.ndarray], names: list[Any], behaviour: Any, n_bins: Any, normalize: bool
 ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
     """Binned, paired (source, target) arrays for every ordered pair of sessions."""
     if behaviour is None:
@@ -283,6 +293,10 @@ def _session_pairs(
     n_columns = widths.pop()
     bins = _check_n_bins(n_bins, n_columns)
     means, present = _binned_means(embs, behaviours, [categorical_flags[0]] * n_columns, bins)
+    if normalize:
+        for mean in means:
+            length = np.linalg.norm(mean, axis=1, keepdims=True)
+            np.divide(mean, length, out=mean, where=length > 0)
 
     pairs = {}
     for i in range(len(embs)):

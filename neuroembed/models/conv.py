@@ -78,9 +78,10 @@ class _Residual(nn.Module):
 class _Dense(nn.Module):
     """``GELU(conv_1(x))``: a per-sample dense layer."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, out_channels: int | None = None) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(channels, channels, kernel_size=1)
+        self.out_channels = channels if out_channels is None else out_channels
+        self.conv = nn.Conv1d(channels, self.out_channels, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.gelu(self.conv(x))
@@ -169,10 +170,15 @@ class ConvEncoder(nn.Module):
         self.output_dimension = output_dimension
         self.normalize = normalize
         self.stem = nn.Conv1d(n_inputs, n_hidden, kernel_size=first_kernel)
-        block = _Dense if dense else _Residual
+        if dense:  # the last dense layer halves the width, as in CEBRA's offset1-model
+            widths = [n_hidden] * n_residual + [max(1, n_hidden // 2)] if n_residual else [n_hidden]
+            blocks: list[nn.Module] = [_Dense(a, b) for a, b in zip(widths[:-1], widths[1:])]
+        else:
+            widths = [n_hidden]
+            blocks = [_Residual(n_hidden) for _ in range(n_residual)]
         self.trunk = Trunk(
-            [block(n_hidden) for _ in range(n_residual)],
-            n_hidden,
+            blocks,
+            widths[-1],
             output_dimension,
             last_kernel,
             normalize,

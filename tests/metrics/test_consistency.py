@@ -76,12 +76,14 @@ def test_sessions_align_on_behaviour(rng):
     z2, p2 = session(2000, rng.normal(size=(3, 3)))
     z3 = rng.normal(size=(2500, 3))
     p3 = rng.uniform(0, 1.6, 2500)
-    scores = consistency([z1, z2, z3], between="sessions", behaviour=[p1, p2, p3], n_bins=40)
+    # linear images off the sphere: fitted on the raw bin means
+    kw = dict(between="sessions", n_bins=40, normalize_bins=False)
+    scores = consistency([z1, z2, z3], behaviour=[p1, p2, p3], **kw)
     assert scores.loc[0, 1] > 0.95 and scores.loc[1, 0] > 0.95
     assert scores.loc[0, 2] < 0.5 and scores.loc[2, 1] < 0.5
     # bootstrap over the shared bins
     point, lower, upper = consistency(
-        [z1, z2], between="sessions", behaviour=[p1, p2], n_bins=40, bootstrap=50, random_state=1
+        [z1, z2], behaviour=[p1, p2], bootstrap=50, random_state=1, **kw
     )
     assert (
         lower.loc[0, 1] <= point.loc[0, 1] <= upper.loc[0, 1]
@@ -89,7 +91,8 @@ def test_sessions_align_on_behaviour(rng):
     )
 
 
-def test_sessions_binning_matches_a_loop_reference(rng):
+@pytest.mark.parametrize("normalize_bins", [True, False])
+def test_sessions_binning_matches_a_loop_reference(rng, normalize_bins):
     z1, z2 = rng.normal(size=(400, 2)), rng.normal(size=(300, 2))
     b1, b2 = rng.uniform(0, 1, 400), rng.uniform(0.2, 1, 300)
     n_bins = 10
@@ -102,14 +105,19 @@ def test_sessions_binning_matches_a_loop_reference(rng):
                 (b < edges[k + 1]) if k < n_bins - 1 else (b <= edges[k + 1])
             )
             if inside.any():
-                out[k] = z[inside].mean(axis=0)
+                mean = z[inside].mean(axis=0)
+                out[k] = mean / np.sqrt((mean**2).sum()) if normalize_bins else mean
         return out
 
     m1, m2 = means(z1, b1), means(z2, b2)
     shared = sorted(set(m1) & set(m2))
     expected = _reference_r2(np.array([m1[k] for k in shared]), np.array([m2[k] for k in shared]))
     scores = consistency(
-        {"a": z1, "b": z2}, between="sessions", behaviour={"b": b2, "a": b1}, n_bins=n_bins
+        {"a": z1, "b": z2},
+        between="sessions",
+        behaviour={"b": b2, "a": b1},
+        n_bins=n_bins,
+        normalize_bins=normalize_bins,
     )
     assert scores.loc["a", "b"] == pytest.approx(expected, abs=1e-10)
 
@@ -121,7 +129,9 @@ def test_sessions_with_discrete_and_multicolumn_behaviour(rng):
     labels1, labels2 = rng.integers(0, 5, 300), rng.integers(0, 5, 200)
     z1 = codes[labels1] + 0.01 * rng.normal(size=(300, 2))
     z2 = codes[labels2] @ rng.normal(size=(2, 3))
-    scores = consistency([z1, z2], between="sessions", behaviour=[labels1, labels2])
+    scores = consistency(
+        [z1, z2], between="sessions", behaviour=[labels1, labels2], normalize_bins=False
+    )
     assert scores.loc[0, 1] == pytest.approx(1.0, abs=1e-3)
     assert scores.loc[1, 0] == pytest.approx(1.0, abs=1e-3)
     # rat-style behaviour: [position, right, left] as float columns
@@ -133,7 +143,11 @@ def test_sessions_with_discrete_and_multicolumn_behaviour(rng):
     )
     emb1, emb2 = np.c_[pos1, d1], np.c_[pos2, d2] @ [[1.0, 2.0], [0.5, -1.0]]
     scores = consistency(
-        [emb1, emb2], between="sessions", behaviour=[beh1, beh2], n_bins=[20, 2, 2]
+        [emb1, emb2],
+        between="sessions",
+        behaviour=[beh1, beh2],
+        n_bins=[20, 2, 2],
+        normalize_bins=False,
     )
     assert scores.loc[0, 1] > 0.99
 
@@ -187,3 +201,27 @@ def test_uniform_average_counts_every_dimension_and_variance_weighted_discounts_
     assert weighted > 0.99
     with pytest.raises(ValueError, match="multioutput='mean'"):
         consistency([z, target], multioutput="mean")
+
+
+def test_sessions_on_the_sphere_related_by_a_rotation_score_one(rng):
+    # cosine embeddings of two animals that differ by a rotation: the normalised bin means are rotated copies
+    def session(n):
+        position = rng.uniform(0, 1.6, n)
+        z = np.c_[np.cos(2 * position), np.sin(2 * position), position - 0.8]
+        z += 0.2 * rng.normal(size=z.shape)
+        return z / np.linalg.norm(z, axis=1, keepdims=True), position
+
+    (z1, p1), (z2, p2) = session(3000), session(2500)
+    rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    scores = consistency([z1, z2 @ rotation], between="sessions", behaviour=[p1, p2], n_bins=30)
+    assert scores.loc[0, 1] > 0.99 and scores.loc[1, 0] > 0.99
+    raw = consistency(
+        [z1, z2 @ rotation], between="sessions", behaviour=[p1, p2], n_bins=30, normalize_bins=False
+    )
+    assert raw.loc[0, 1] > 0.99  # the two agree when the means are a linear image of each other
+
+
+def test_normalize_bins_must_be_a_bool(rng):
+    z = rng.normal(size=(50, 2))
+    with pytest.raises(TypeError, match="normalize_bins must be True or False; got 'yes'"):
+        consistency([z, z], between="sessions", behaviour=[z[:, 0], z[:, 0]], normalize_bins="yes")

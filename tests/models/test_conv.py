@@ -48,3 +48,13 @@ def test_multisession_shares_trunk_and_has_one_stem_per_session():
     trunk_params = {id(p) for p in model.trunk.parameters()}
     assert trunk_params == {id(p) for p in encoders[0].trunk.parameters()}
     assert model(torch.randn(2, 9, 10), session=1).shape == (2, 3, 1)
+
+
+@pytest.mark.parametrize("hidden", [32, 17, 1])
+def test_offset1_layer_widths_are_cebras(hidden):
+    # CEBRA's offset1-model: Linear(n, h), Linear(h, h), Linear(h, h // 2), Linear(h // 2, out), GELUs between
+    n, out, half = 30, 8, max(1, hidden // 2)
+    expected = (n + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * half + (half + 1) * out
+    model = MODELS["offset1"](n, hidden, out)
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert model(torch.randn(5, n, 1)).shape == (5, out, 1)
