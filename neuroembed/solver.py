@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neuroembed.models.conv import conv_channels_last, conv_weight_matrix
+from neuroembed.models.time_major import conv_time_major, supports_time_major, trunk_time_major
 from neuroembed.sampling import ContrastiveSampler, IndexBatch
 
 __all__ = [
@@ -265,45 +266,63 @@ class ContrastiveSolver:
         self.supcon_labels = supcon_labels
         self.left = sampler.sessions[0].left
         self._trunk_forward = model.trunk.forward_channels_last
+        self._time_major = supports_time_major(model.trunk)
         R = model.receptive_field
         self._data = data
         # row offsets, relative to a window's first sample, of the stem's im2col input (length x kernel)
-        self._offsets, self._stem_length, self._whole_offsets = [], [], []
+        self._offsets, self._stem_length, self._time = [], [], []
         for stem in model.stems:
             k = stem.kernel_size[0]
             length = R - k + 1
             dev = data[0].device
             offsets = torch.arange(length, device=dev)[:, None] + torch.arange(k, device=dev)
-            self._offsets.append(offsets.reshape(-1))
+            self._offsets.append(
+                offsets[:, None, :]
+            )  # (length, 1, k): time-major, like the stem's output
             self._stem_length.append(length)
-            # rows of the whole-recording stem product (viewed (n * k, out)) that output position t sums over
-            self._whole_offsets.append((offsets * k + torch.arange(k, device=dev)).reshape(-1))
+            self._time.append(torch.arange(length, device=dev)[:, None])
 
     #: The first layer is applied to the whole recording, then gathered per window, when the recording has fewer
     #: samples than this fraction of the rows the windows of a step read: the product is then smaller than the
     #: window-by-window (im2col) product, and samples shared by several windows are multiplied once.
     whole_recording_fraction = 0.8
 
-    def _stem(self, s: int, start: torch.Tensor) -> torch.Tensor:
-        """The first layer's output ``(n_windows, length, out)`` for windows whose first sample is ``start``."""
+    def _whole(self, s: int, n_windows: int) -> bool:
+        """Whether session ``s``'s first layer runs over its whole recording for ``n_windows`` windows."""
+        rows_read = n_windows * self._stem_length[s]
+        return self._data[s].shape[0] < self.whole_recording_fraction * rows_read
+
+    def _lower(self, s: int, start: torch.Tensor, activate: bool, blocks: int) -> torch.Tensor:
+        """The first layer's output ``(length, n_windows, out)`` (time-major) for windows starting at ``start``.
+
+        With ``activate``, the trunk's first GELU is applied too, and then its first ``blocks`` residual blocks
+        (0 or 1; the window is shorter by two per block). When the first layer runs over the whole recording, so
+        do the GELU and those blocks (both commute with gathering the windows), and the windows are gathered
+        from their output.
+        """
         stem, data, length = self.model.stems[s], self._data[s], self._stem_length[s]
         n_windows = start.shape[0]
-        if data.shape[0] < self.whole_recording_fraction * n_windows * length:
-            out_channels, in_channels, k = stem.weight.shape
-            # (n, k * out): column block j is every sample times the kernel's tap j
-            taps = F.linear(
-                data, stem.weight.permute(2, 0, 1).reshape(k * out_channels, in_channels)
-            )
-            rows = (start * k)[:, None] + self._whole_offsets[s]
-            picked = torch.index_select(taps.view(-1, out_channels), 0, rows.reshape(-1))
-            return picked.view(n_windows, length, k, out_channels).sum(2) + stem.bias
+        if self._whole(s, n_windows):
+            # the convolution over the whole recording, one product per kernel tap on views of the data
+            h = conv_time_major(data[:, None, :], stem.weight, stem.bias)
+            if activate:
+                h = F.gelu(h)
+            for block in self.model.trunk.blocks[:blocks]:
+                h = h[1:-1] + F.gelu(conv_time_major(h, block.conv.weight, block.conv.bias))
+            length -= 2 * blocks
+            rows = start + self._time[s][:length]  # (length, n_windows)
+            return torch.index_select(h[:, 0], 0, rows.reshape(-1)).view(length, n_windows, -1)
+        if blocks:
+            raise ValueError("residual blocks run before the gather only over a whole recording")
         rows = start[:, None] + self._offsets[s]
-        cols = torch.index_select(data, 0, rows.reshape(-1)).view(n_windows, length, -1)
-        return F.linear(cols, conv_weight_matrix(stem), stem.bias)
+        cols = torch.index_select(data, 0, rows.reshape(-1)).view(length, n_windows, -1)
+        out = F.linear(cols, conv_weight_matrix(stem), stem.bias)
+        return F.gelu(out) if activate else out
 
     def compile(self) -> None:
         """Compile the shared trunk with :func:`torch.compile` (one-off cost at the first step)."""
         self._trunk_forward = torch.compile(self.model.trunk.forward_channels_last, dynamic=False)
+        self._time_major = False
 
     def encode(self, indices: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """Embed groups of sample indices in one fused forward pass.
@@ -311,21 +330,34 @@ class ContrastiveSolver:
         ``indices[s]`` is a list of index tensors for session ``s``; returns, for each group position ``g``, the
         embeddings of all sessions' ``indices[s][g]`` concatenated over sessions.
 
-        The windows are gathered straight from the resident recording in the im2col layout of the first
-        convolution (one ``index_select``) and each session's stem is one matrix product; on a recording shorter
-        than the rows a step reads, the stem is instead applied once to every sample and its output gathered per
-        window (see :attr:`whole_recording_fraction`). The shared trunk runs once on the hidden activations of
-        every session together.
+        The windows are gathered straight from the resident recording, time-major, in the im2col layout of the
+        first convolution (one ``index_select``), and each session's stem is one matrix product; on a recording
+        shorter than the rows a step reads, the stem (with the first GELU and, when every session is short, the
+        first residual block) is instead applied once to every sample and its output gathered per window (see
+        :attr:`whole_recording_fraction`). The shared trunk runs once on the hidden activations of every session
+        together: time-major with its hand-written backward (:mod:`neuroembed.models.time_major`), or through the
+        module's own forward under autocast, when compiled, and for MLP encoders.
         """
+        time_major = self._time_major and not torch.is_autocast_enabled(self._data[0].device.type)
+        # with every session's stem over its whole recording, the first residual block runs there too
+        n_windows = [sum(len(g) for g in groups) for groups in indices]
+        lower = int(time_major and all(self._whole(s, n) for s, n in enumerate(n_windows)))
         hidden, sizes = [], []
         for s, groups in enumerate(indices):
             flat = torch.cat(groups)
-            hidden.append(self._stem(s, flat - self.left))
+            hidden.append(self._lower(s, flat - self.left, time_major, lower))
             sizes.append([len(g) for g in groups])
+        n_sessions = len(hidden)
+        h = hidden[0] if n_sessions == 1 else torch.cat(hidden, dim=1)
+        if time_major:
+            out = trunk_time_major(self.model.trunk, h, activated=True, start_block=lower).squeeze(
+                0
+            )
+        else:  # under autocast, compiled, or an MLP: the module's own channels-last forward
+            out = self._trunk_forward(h.transpose(0, 1)).squeeze(1)
         # float32 from here on, also under autocast: the loss's log-sum-exp wants the precision
-        out = self._trunk_forward(hidden[0] if len(hidden) == 1 else torch.cat(hidden))
-        out = out.squeeze(1).float()
-        if len(hidden) == 1:  # one session: no copies, the groups are views of the output
+        out = out.float()
+        if n_sessions == 1:  # one session: no copies, the groups are views of the output
             return list(torch.split(out, sizes[0]))
         per_session = torch.split(out, [sum(sz) for sz in sizes])
         parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]

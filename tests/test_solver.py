@@ -121,29 +121,40 @@ def test_no_warnings_from_a_clean_loop():
 
 
 @pytest.mark.parametrize("model", ["offset1", "offset5", "offset10", "offset36"])
-def test_whole_recording_stem_equals_window_by_window(model, monkeypatch):
-    # a short recording takes the whole-recording path of the first layer; both paths give the same embeddings
-    # and the same gradients
+@pytest.mark.parametrize("n_sessions", [1, 2])
+def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
+    model, n_sessions, monkeypatch
+):
+    # the module's own channels-last forward (autograd) is the reference for the time-major trunk with its
+    # hand-written backward, window by window, over the whole recording (stem, GELU and first block there), and
+    # with one session of each kind
     from neuroembed.estimator import Estimator
     from neuroembed.solver import ContrastiveSolver
 
     rng = np.random.default_rng(0)
-    X = rng.poisson(1.0, (600, 12)).astype(np.float32)
+    X = [
+        rng.poisson(1.0, (n, 12 - 3 * i)).astype(np.float32)
+        for i, n in enumerate([600, 3000][:n_sessions])
+    ]
     est = Estimator(model=model, conditional="time", batch_size=64, device="cpu", random_state=0)
     est._check_params()
-    run = est._prepare(X, None)
+    run = est._prepare(X if n_sessions > 1 else X[0], None)
     batch = run.solver.sampler.sample()
     groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
     results = []
-    for fraction in (0.0, 1e9):  # never / always the whole-recording path
+    # (whole-recording fraction, time-major): never / always / the default (mixed with 2 sessions), and the module
+    for fraction, time_major in ((0.0, False), (0.0, True), (1e9, True), (0.8, True)):
         monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
+        run.solver._time_major = time_major and model != "offset1"
         run.encoder.zero_grad()
         embedded = run.solver.encode(groups)
-        sum(e.square().sum() for e in embedded).backward()
+        assert [e.shape for e in embedded] == [(64 * n_sessions, 8)] * 3
+        sum((e * torch.linspace(-1, 1, e.numel()).view_as(e)).sum() for e in embedded).backward()
         grads = [p.grad.clone() for p in run.encoder.parameters()]
         results.append(([e.detach() for e in embedded], grads))
-    (emb_a, grad_a), (emb_b, grad_b) = results
-    for a, b in zip(emb_a, emb_b):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
-    for a, b in zip(grad_a, grad_b):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    reference = results[0]
+    for emb, grads in results[1:]:
+        for a, b in zip(emb, reference[0]):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        for a, b in zip(grads, reference[1]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,144 @@
+"""The residual trunk of the conv encoders in time-major layout, with a hand-written backward pass.
+
+Training embeds a few thousand short windows per step. In the channels-last layout ``(windows, length, channels)``
+each kernel-``k`` convolution lays ``k`` shifted copies of its input side by side (im2col) for one matrix product,
+and autograd's backward of those copies writes and sums ``k`` zero-padded gradients of the full input. In the
+time-major layout ``(length, windows, channels)`` a shift in time is a contiguous block of rows, so
+
+* a convolution is ``k`` accumulating matrix products on views of its input (no copies), and
+* its input gradient is ``k`` matrix products accumulated in place into one buffer,
+
+with the same products and the same number of multiply-adds. :func:`trunk_time_major` runs the trunk of a
+:class:`~neuroembed.models.conv.ConvEncoder` that way (residual blocks ``x[1:-1] + GELU(conv_3(x))`` then the output
+convolution); it saves only each block's input and pre-activation for the backward pass, and gives the same values
+and gradients as the module's own forward (tested against it in float64).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+from neuroembed.models.conv import Trunk, _Residual
+
+__all__ = ["conv_time_major", "supports_time_major", "trunk_time_major"]
+
+_gelu_backward = torch.ops.aten.gelu_backward
+
+
+def supports_time_major(trunk: Trunk) -> bool:
+    """Whether ``trunk`` is made of residual conv blocks (every ``offset-N`` with ``N > 1``)."""
+    return len(trunk.blocks) > 0 and all(type(b) is _Residual for b in trunk.blocks)
+
+
+def conv_time_major(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A Conv1d ``(L, B, C_in) -> (L - k + 1, B, C_out)``: one accumulating product per kernel tap, on views of ``h``.
+
+    Differentiable with autograd as it is (``addmm`` / ``addmm_``); the trunk's backward below does the same
+    products by hand.
+    """
+    k = weight.shape[2]
+    length, batch, c_in = h.shape[0] - k + 1, h.shape[1], h.shape[2]
+    out = torch.addmm(bias, h[:length].reshape(-1, c_in), weight[:, :, 0].t())
+    autocast = torch.is_autocast_enabled(
+        h.device.type
+    )  # in-place products do not take part in autocast
+    for i in range(1, k):
+        tap = (h[i : i + length].reshape(-1, c_in), weight[:, :, i].t())
+        out = torch.addmm(out, *tap) if autocast else out.addmm_(*tap)
+    return out.view(length, batch, -1)
+
+
+def _conv_backward(
+    grad: torch.Tensor, h: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of :func:`conv_time_major` with respect to its input, weight and bias, given the output's gradient."""
+    k = weight.shape[2]
+    length, c_in = grad.shape[0], h.shape[2]
+    g = grad.reshape(-1, grad.shape[2])
+    grad_weight = torch.stack([g.t() @ h[i : i + length].reshape(-1, c_in) for i in range(k)], 2)
+    grad_input = torch.empty_like(h)
+    grad_input[length:].zero_()
+    torch.mm(g, weight[:, :, 0], out=grad_input[:length].view(-1, c_in))
+    for i in range(1, k):
+        grad_input[i : i + length].view(-1, c_in).addmm_(g, weight[:, :, i])
+    return grad_input, grad_weight, g.sum(0)
+
+
+class _TrunkFunction(torch.autograd.Function):
+    """GELU (unless ``activated``), residual blocks and output convolution on time-major input.
+
+    Parameters after ``activated`` are ``w_0, b_0, ..., w_out, b_out``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, stem_out: torch.Tensor, activated: bool, *params: torch.Tensor
+    ) -> torch.Tensor:
+        weights, biases = params[0::2], params[1::2]
+        h = stem_out if activated else F.gelu(stem_out)
+        ctx.activated = activated
+        inputs, pre_activations = [], []
+        for weight, bias in zip(weights[:-1], biases[:-1]):
+            pre = conv_time_major(h, weight, bias)
+            inputs.append(h)
+            pre_activations.append(pre)
+            h = h[1:-1] + F.gelu(pre)
+        inputs.append(h)
+        ctx.n_blocks = len(pre_activations)
+        ctx.save_for_backward(stem_out, *inputs, *pre_activations, *weights)
+        return conv_time_major(h, weights[-1], biases[-1])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n = ctx.n_blocks
+        saved = ctx.saved_tensors
+        stem_out, inputs = saved[0], saved[1 : n + 2]
+        pre_activations, weights = saved[n + 2 : 2 * n + 2], saved[2 * n + 2 :]
+        grads: list[torch.Tensor] = []
+        grad_h, grad_w, grad_b = _conv_backward(grad_out.contiguous(), inputs[-1], weights[-1])
+        grads[:0] = [grad_w, grad_b]
+        for j in range(n - 1, -1, -1):
+            grad_pre = _gelu_backward(grad_h, pre_activations[j])
+            grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j], weights[j])
+            grad_in[1:-1] += grad_h  # the residual path
+            grad_h = grad_in
+            grads[:0] = [grad_w, grad_b]
+        grad_stem = grad_h if ctx.activated else _gelu_backward(grad_h, stem_out)
+        return (grad_stem, None, *grads)
+
+
+def trunk_time_major(
+    trunk: Trunk, stem_out: torch.Tensor, activated: bool = False, start_block: int = 0
+) -> torch.Tensor:
+    """Apply ``trunk`` to the stem's output in time-major layout.
+
+    Parameters
+    ----------
+    trunk : Trunk
+        A trunk of residual blocks (see :func:`supports_time_major`).
+    stem_out : Tensor of shape (length, n_windows, n_hidden)
+        The first layer's output, contiguous.
+    activated : bool
+        ``stem_out`` has been through the trunk's first GELU already (which commutes with gathering windows, so
+        it can run once per sample of a recording instead of once per window).
+    start_block : int
+        Residual blocks already applied to ``stem_out`` (which then needs ``activated``); the trunk runs the rest.
+
+    Returns
+    -------
+    Tensor of shape (length - receptive field of the trunk + 1, n_windows, output_dimension)
+        L2-normalised over the last dimension when the trunk normalises.
+    """
+    if start_block and not activated:
+        raise ValueError(
+            "start_block > 0 needs activated=True: the blocks come after the first GELU."
+        )
+    params = []
+    for block in trunk.blocks[start_block:]:
+        params += [block.conv.weight, block.conv.bias]
+    params += [trunk.out.weight, trunk.out.bias]
+    z = _TrunkFunction.apply(stem_out.contiguous(), bool(activated), *params)
+    return F.normalize(z, dim=-1) if trunk.normalize else z
