@@ -276,9 +276,8 @@ class ContrastiveSolver:
             length = R - k + 1
             dev = data[0].device
             offsets = torch.arange(length, device=dev)[:, None] + torch.arange(k, device=dev)
-            self._offsets.append(
-                offsets[:, None, :]
-            )  # (length, 1, k): time-major, like the stem's output
+            # (length, 1, k): time-major, like the stem's output
+            self._offsets.append(offsets[:, None, :])
             self._stem_length.append(length)
             self._time.append(torch.arange(length, device=dev)[:, None])
 
@@ -350,9 +349,8 @@ class ContrastiveSolver:
         n_sessions = len(hidden)
         h = hidden[0] if n_sessions == 1 else torch.cat(hidden, dim=1)
         if time_major:
-            out = trunk_time_major(self.model.trunk, h, activated=True, start_block=lower).squeeze(
-                0
-            )
+            out = trunk_time_major(self.model.trunk, h, activated=True, start_block=lower)
+            out = out.squeeze(0)
         else:  # under autocast, compiled, or an MLP: the module's own channels-last forward
             out = self._trunk_forward(h.transpose(0, 1)).squeeze(1)
         # float32 from here on, also under autocast: the loss's log-sum-exp wants the precision

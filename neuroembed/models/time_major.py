@@ -41,9 +41,8 @@ def conv_time_major(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -
     k = weight.shape[2]
     length, batch, c_in = h.shape[0] - k + 1, h.shape[1], h.shape[2]
     out = torch.addmm(bias, h[:length].reshape(-1, c_in), weight[:, :, 0].t())
-    autocast = torch.is_autocast_enabled(
-        h.device.type
-    )  # in-place products do not take part in autocast
+    # in-place products do not take part in autocast: under it, accumulate out of place
+    autocast = torch.is_autocast_enabled(h.device.type)
     for i in range(1, k):
         tap = (h[i : i + length].reshape(-1, c_in), weight[:, :, i].t())
         out = torch.addmm(out, *tap) if autocast else out.addmm_(*tap)

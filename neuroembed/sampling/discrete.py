@@ -44,9 +44,8 @@ class SameLabelSampler:
         cls = torch.searchsorted(self.classes, self.labels[reference])
         start, count = self._starts[cls], self._counts[cls]
         u = torch.rand(reference.shape, generator=generator, device=reference.device)
-        k = (
-            (u * (count - 1)).long().clamp_max(count - 2).clamp_min(0)
-        )  # uniform over the count - 1 others
+        # uniform over the count - 1 others
+        k = (u * (count - 1)).long().clamp_max(count - 2).clamp_min(0)
         own = self._rank[reference] - start
         k = torch.where(count > 1, k + (k >= own).long(), own)
         return self._order[start + k]
