@@ -291,28 +291,27 @@ class ContrastiveSolver:
         rows_read = n_windows * self._stem_length[s]
         return self._data[s].shape[0] < self.whole_recording_fraction * rows_read
 
-    def _lower(self, s: int, start: torch.Tensor, activate: bool, blocks: int) -> torch.Tensor:
+    def _whole_recording_stem(self, s: int) -> torch.Tensor:
+        """The first layer over session ``s``'s whole recording, ``(n - k + 1, 1, out)`` (time-major, one sequence)."""
+        stem = self.model.stems[s]
+        # one product per kernel tap on views of the data
+        return conv_time_major(self._data[s][:, None, :], stem.weight, stem.bias)
+
+    def _stem(self, s: int, start: torch.Tensor, activate: bool) -> torch.Tensor:
         """The first layer's output ``(length, n_windows, out)`` (time-major) for windows starting at ``start``.
 
-        With ``activate``, the trunk's first GELU is applied too, and then its first ``blocks`` residual blocks
-        (0 or 1; the window is shorter by two per block). When the first layer runs over the whole recording, so
-        do the GELU and those blocks (both commute with gathering the windows), and the windows are gathered
-        from their output.
+        With ``activate``, the trunk's first GELU is applied too. When the first layer runs over the whole
+        recording, so does the GELU (it commutes with cutting out the windows), and the windows are gathered from
+        its output.
         """
         stem, data, length = self.model.stems[s], self._data[s], self._stem_length[s]
         n_windows = start.shape[0]
         if self._whole(s, n_windows):
-            # the convolution over the whole recording, one product per kernel tap on views of the data
-            h = conv_time_major(data[:, None, :], stem.weight, stem.bias)
+            h = self._whole_recording_stem(s)[:, 0]
             if activate:
                 h = F.gelu(h)
-            for block in self.model.trunk.blocks[:blocks]:
-                h = h[1:-1] + F.gelu(conv_time_major(h, block.conv.weight, block.conv.bias))
-            length -= 2 * blocks
-            rows = start + self._time[s][:length]  # (length, n_windows)
-            return torch.index_select(h[:, 0], 0, rows.reshape(-1)).view(length, n_windows, -1)
-        if blocks:
-            raise ValueError("residual blocks run before the gather only over a whole recording")
+            rows = start + self._time[s]  # (length, n_windows)
+            return torch.index_select(h, 0, rows.reshape(-1)).view(length, n_windows, -1)
         rows = start[:, None] + self._offsets[s]
         cols = torch.index_select(data, 0, rows.reshape(-1)).view(length, n_windows, -1)
         out = F.linear(cols, conv_weight_matrix(stem), stem.bias)
@@ -330,29 +329,34 @@ class ContrastiveSolver:
         embeddings of all sessions' ``indices[s][g]`` concatenated over sessions.
 
         The windows are gathered straight from the resident recording, time-major, in the im2col layout of the
-        first convolution (one ``index_select``), and each session's stem is one matrix product; on a recording
-        shorter than the rows a step reads, the stem (with the first GELU and, when every session is short, the
-        first residual block) is instead applied once to every sample and its output gathered per window (see
-        :attr:`whole_recording_fraction`). The shared trunk runs once on the hidden activations of every session
-        together: time-major with its hand-written backward (:mod:`neuroembed.models.time_major`), or through the
-        module's own forward under autocast, when compiled, and for MLP encoders.
+        first convolution (one ``index_select``), and each session's stem is one matrix product. On a recording
+        shorter than the rows a step reads (see :attr:`whole_recording_fraction`), the stem and the first GELU
+        are instead applied once to every sample and the windows cut out of their output; with one session, the
+        first residual block runs on the whole recording too. The shared trunk runs once on the hidden activations
+        of every session together: time-major with its hand-written backward (:mod:`neuroembed.models.time_major`),
+        or through the module's own forward under autocast, when compiled, and for MLP encoders.
         """
         time_major = self._time_major and not torch.is_autocast_enabled(self._data[0].device.type)
-        # with every session's stem over its whole recording, the first residual block runs there too
-        n_windows = [sum(len(g) for g in groups) for groups in indices]
-        lower = int(time_major and all(self._whole(s, n) for s, n in enumerate(n_windows)))
-        hidden, sizes = [], []
-        for s, groups in enumerate(indices):
-            flat = torch.cat(groups)
-            hidden.append(self._lower(s, flat - self.left, time_major, lower))
-            sizes.append([len(g) for g in groups])
-        n_sessions = len(hidden)
-        h = hidden[0] if n_sessions == 1 else torch.cat(hidden, dim=1)
-        if time_major:
-            out = trunk_time_major(self.model.trunk, h, activated=True, start_block=lower)
-            out = out.squeeze(0)
-        else:  # under autocast, compiled, or an MLP: the module's own channels-last forward
-            out = self._trunk_forward(h.transpose(0, 1)).squeeze(1)
+        trunk = self.model.trunk
+        sizes = [[len(g) for g in groups] for groups in indices]
+        n_sessions = len(indices)
+        if time_major and n_sessions == 1 and self._whole(0, sum(sizes[0])):
+            # one short recording: the first layer, its GELU and the first residual block run once over all of
+            # it, and the trunk cuts the windows out of that
+            start = torch.cat(indices[0]) - self.left
+            rows = start + self._time[0][: self._stem_length[0] - 2]
+            out = trunk_time_major(trunk, self._whole_recording_stem(0), rows=rows, n_whole=1)
+        else:
+            hidden = [
+                self._stem(s, torch.cat(groups) - self.left, activate=time_major)
+                for s, groups in enumerate(indices)
+            ]
+            h = hidden[0] if n_sessions == 1 else torch.cat(hidden, dim=1)
+            if time_major:
+                out = trunk_time_major(trunk, h, activated=True)
+            else:  # under autocast, compiled, or an MLP: the module's own channels-last forward
+                out = self._trunk_forward(h.transpose(0, 1).contiguous())
+        out = out.squeeze(0) if time_major else out.squeeze(1)
         # float32 from here on, also under autocast: the loss's log-sum-exp wants the precision
         out = out.float()
         if n_sessions == 1:  # one session: no copies, the groups are views of the output

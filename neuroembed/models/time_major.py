@@ -68,49 +68,74 @@ def _conv_backward(
 class _TrunkFunction(torch.autograd.Function):
     """GELU (unless ``activated``), residual blocks and output convolution on time-major input.
 
-    Parameters after ``activated`` are ``w_0, b_0, ..., w_out, b_out``.
+    With ``rows`` (``(length, n_windows)`` indices), the input is one long sequence ``(n, 1, C)`` (a whole
+    recording): the GELU and the first ``n_whole`` blocks run on it, then the windows ``rows`` are gathered and
+    the rest runs per window. Parameters after ``n_whole`` are ``w_0, b_0, ..., w_out, b_out``.
     """
 
     @staticmethod
     def forward(
-        ctx, stem_out: torch.Tensor, activated: bool, *params: torch.Tensor
+        ctx,
+        stem_out: torch.Tensor,
+        activated: bool,
+        rows: torch.Tensor | None,
+        n_whole: int,
+        *params: torch.Tensor,
     ) -> torch.Tensor:
         weights, biases = params[0::2], params[1::2]
         h = stem_out if activated else F.gelu(stem_out)
-        ctx.activated = activated
         inputs, pre_activations = [], []
-        for weight, bias in zip(weights[:-1], biases[:-1]):
-            pre = conv_time_major(h, weight, bias)
+        for j in range(len(weights)):
+            if rows is not None and j == n_whole:  # gather the windows from the long sequence
+                ctx.long_shape = h.shape
+                h = torch.index_select(h[:, 0], 0, rows.reshape(-1)).view(*rows.shape, -1)
+            if j == len(weights) - 1:
+                break
+            pre = conv_time_major(h, weights[j], biases[j])
             inputs.append(h)
             pre_activations.append(pre)
             h = h[1:-1] + F.gelu(pre)
         inputs.append(h)
-        ctx.n_blocks = len(pre_activations)
-        ctx.save_for_backward(stem_out, *inputs, *pre_activations, *weights)
+        ctx.activated, ctx.n_blocks, ctx.n_whole = activated, len(pre_activations), n_whole
+        ctx.gathered = rows is not None
+        ctx.save_for_backward(stem_out, rows, *inputs, *pre_activations, *weights)
         return conv_time_major(h, weights[-1], biases[-1])
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         n = ctx.n_blocks
         saved = ctx.saved_tensors
-        stem_out, inputs = saved[0], saved[1 : n + 2]
-        pre_activations, weights = saved[n + 2 : 2 * n + 2], saved[2 * n + 2 :]
+        stem_out, rows, inputs = saved[0], saved[1], saved[2 : n + 3]
+        pre_activations, weights = saved[n + 3 : 2 * n + 3], saved[2 * n + 3 :]
         grads: list[torch.Tensor] = []
         grad_h, grad_w, grad_b = _conv_backward(grad_out.contiguous(), inputs[-1], weights[-1])
         grads[:0] = [grad_w, grad_b]
-        for j in range(n - 1, -1, -1):
-            grad_pre = _gelu_backward(grad_h, pre_activations[j])
-            grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j], weights[j])
+        for j in range(n, -1, -1):
+            if (
+                ctx.gathered and j == ctx.n_whole
+            ):  # scatter the windows' gradient back onto the long sequence
+                length, channels = ctx.long_shape[0], ctx.long_shape[2]
+                long = grad_h.new_zeros(length, channels)
+                long.index_add_(0, rows.reshape(-1), grad_h.reshape(-1, channels))
+                grad_h = long.view(ctx.long_shape)
+            if j == 0:
+                break
+            grad_pre = _gelu_backward(grad_h, pre_activations[j - 1])
+            grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j - 1], weights[j - 1])
             grad_in[1:-1] += grad_h  # the residual path
             grad_h = grad_in
             grads[:0] = [grad_w, grad_b]
         grad_stem = grad_h if ctx.activated else _gelu_backward(grad_h, stem_out)
-        return (grad_stem, None, *grads)
+        return (grad_stem, None, None, None, *grads)
 
 
 def trunk_time_major(
-    trunk: Trunk, stem_out: torch.Tensor, activated: bool = False, start_block: int = 0
+    trunk: Trunk,
+    stem_out: torch.Tensor,
+    activated: bool = False,
+    rows: torch.Tensor | None = None,
+    n_whole: int = 1,
 ) -> torch.Tensor:
     """Apply ``trunk`` to the stem's output in time-major layout.
 
@@ -118,26 +143,33 @@ def trunk_time_major(
     ----------
     trunk : Trunk
         A trunk of residual blocks (see :func:`supports_time_major`).
-    stem_out : Tensor of shape (length, n_windows, n_hidden)
-        The first layer's output, contiguous.
+    stem_out : Tensor of shape (length, n_windows, n_hidden), or (n_samples, 1, n_hidden) with ``rows``
+        The first layer's output: per window, or over a whole recording.
     activated : bool
-        ``stem_out`` has been through the trunk's first GELU already (which commutes with gathering windows, so
-        it can run once per sample of a recording instead of once per window).
-    start_block : int
-        Residual blocks already applied to ``stem_out`` (which then needs ``activated``); the trunk runs the rest.
+        ``stem_out`` has been through the trunk's first GELU already.
+    rows : Tensor of shape (length - 2 * n_whole, n_windows), optional
+        With a whole recording as ``stem_out``: the GELU and the first ``n_whole`` residual blocks run on all of
+        it (they commute with cutting out windows), then window ``w`` is made of the rows ``rows[:, w]`` of their
+        output, and the rest of the trunk runs per window.
+    n_whole : int
+        Residual blocks to run on the whole recording (with ``rows`` only; at most the number of blocks).
 
     Returns
     -------
     Tensor of shape (length - receptive field of the trunk + 1, n_windows, output_dimension)
         L2-normalised over the last dimension when the trunk normalises.
     """
-    if start_block and not activated:
-        raise ValueError(
-            "start_block > 0 needs activated=True: the blocks come after the first GELU."
-        )
+    if rows is not None and not 0 <= n_whole <= len(trunk.blocks):
+        raise ValueError(f"n_whole must be between 0 and {len(trunk.blocks)}; got {n_whole}.")
     params = []
-    for block in trunk.blocks[start_block:]:
+    for block in trunk.blocks:
         params += [block.conv.weight, block.conv.bias]
     params += [trunk.out.weight, trunk.out.bias]
-    z = _TrunkFunction.apply(stem_out.contiguous(), bool(activated), *params)
+    z = _TrunkFunction.apply(
+        stem_out.contiguous(),
+        bool(activated),
+        rows,
+        int(n_whole) if rows is not None else 0,
+        *params,
+    )
     return F.normalize(z, dim=-1) if trunk.normalize else z

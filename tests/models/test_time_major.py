@@ -1,5 +1,7 @@
 """The time-major trunk with its hand-written backward gives the module's own values and gradients."""
 
+import functools
+
 import pytest
 import torch
 
@@ -48,3 +50,39 @@ def test_gradcheck():
 
 def test_dense_trunks_are_not_supported():
     assert not supports_time_major(make_encoder("offset1", 3, 8, 2, normalize=True).trunk)
+
+
+@pytest.mark.parametrize("name", ["offset5", "offset10", "offset36"])
+def test_blocks_on_a_whole_recording_then_windows_match_the_module_per_window(name):
+    # the GELU and the first n_whole blocks on one long sequence, then the windows cut out of it, equal the
+    # module run on each window cut from the stem's output
+    torch.manual_seed(2)
+    encoder = MODELS[name](7, 16, 5).double()
+    trunk = encoder.trunk
+    length = encoder.receptive_field - encoder.stem.kernel_size[0] + 1 + 2  # 3 outputs per window
+    sequence = torch.randn(60, 1, 16, dtype=torch.float64)
+    start = torch.tensor([0, 5, 5, 17, 60 - length])  # a repeat and both ends
+    windows = sequence[start[None, :] + torch.arange(length)[:, None], 0]  # (length, n_windows, 16)
+
+    def reference(h):  # h: the long sequence; autograd through the cut and the module
+        cut = h[start[None, :] + torch.arange(length)[:, None], 0]
+        return trunk.forward_channels_last(cut.transpose(0, 1)).transpose(0, 1)
+
+    want = _grads(trunk, sequence, reference)
+    assert want[0].shape == (3, 5, 5) and windows.shape == (length, 5, 16)
+    for n_whole in range(len(trunk.blocks) + 1):
+        rows = start[None, :] + torch.arange(length - 2 * n_whole)[:, None]
+        run = functools.partial(trunk_time_major, trunk, rows=rows, n_whole=n_whole)
+        got = _grads(trunk, sequence, run)
+        torch.testing.assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(got[1], want[1], rtol=1e-12, atol=1e-12)
+        for g, w in zip(got[2], want[2]):
+            torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_n_whole_out_of_range():
+    trunk = MODELS["offset5"](3, 4, 2).trunk
+    with pytest.raises(ValueError, match="n_whole must be between 0 and 1; got 2"):
+        trunk_time_major(
+            trunk, torch.randn(9, 1, 4), rows=torch.zeros(1, 1, dtype=torch.long), n_whole=2
+        )
