@@ -406,7 +406,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeats", type=int, default=3, help="fits per system and conditional (>= 3)"
     )
     parser.add_argument(
-        "--scaling-steps", type=int, default=30, help="timed steps per scaling point"
+        "--scaling-steps", type=int, default=100, help="timed steps per scaling point"
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     parser.add_argument(
