@@ -281,7 +281,7 @@ def scaling_point(n: int, dims: int, steps: int) -> tuple[float, float, str, flo
         solver.whole_recording_fraction = 0.0  # this solver only: window by window
         general = median_step()
     strategy = solver.sampler._index[0].strategy
-    del run, solver, optimizer, X
+    del run, X  # the recording (up to 4 GB) goes before the next point is built
     return setup, step, strategy, general
 
 
