@@ -166,12 +166,6 @@ def _embed_files_with_unknown_model(tmp: Path) -> Any:
         )
 
 
-def _xfail(boundary: str, case: str, call: Any, error: type, pattern: str, reason: str) -> Any:
-    return pytest.param(
-        boundary, case, call, error, pattern, marks=pytest.mark.xfail(strict=True, reason=reason)
-    )
-
-
 # ------------------------------------------------------------------------------------------------------------
 # the table: (boundary, case, call(tmp), error type, message pattern)
 # ------------------------------------------------------------------------------------------------------------
