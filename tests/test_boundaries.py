@@ -193,7 +193,7 @@ BOUNDARY_CASES = [
     ("metrics.decode", "1-D embedding", lambda tmp: metrics.decode(Z[:, 0], np.arange(100.0)), ValueError, r"\(n_samples, n_dims\)"),
     ("metrics.decode", "3-D embedding", lambda tmp: metrics.decode(Z[None], np.arange(100.0)), ValueError, r"shape \(1, 100, 3\)"),
     ("metrics.decode", "empty embedding", lambda tmp: metrics.decode(Z[:0], np.arange(0.0)), ValueError, "is empty"),
-    ("metrics.decode", "text labels", lambda tmp: metrics.decode(Z, np.array(["left", "right"] * 50)), TypeError, "real numbers"),
+    ("metrics.decode", "text labels as continuous", lambda tmp: metrics.decode(Z, np.array(["left", "right"] * 50), discrete=False), TypeError, "holds text"),
     ("metrics.decode", "non-integer labels as discrete", lambda tmp: metrics.decode(Z, np.arange(100) * 0.5, discrete=True), TypeError, "must be integers"),
     ("metrics.decode", "unknown method", lambda tmp: metrics.decode(Z, np.arange(100.0), method="svm"), ValueError, r"method='svm'.*knn"),
     ("metrics.decode", "train_fraction of 1", lambda tmp: metrics.decode(Z, np.arange(100.0), train_fraction=1.0), ValueError, "between 0 and 1"),

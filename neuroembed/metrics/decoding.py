@@ -43,6 +43,22 @@ def _continuous_scores(
     }
 
 
+def _text_labels(behaviour: Any) -> np.ndarray | None:
+    """Integer codes of 1-D text or categorical labels (sorted class order); None for anything else."""
+    if hasattr(behaviour, "detach") or isinstance(behaviour, (str, bytes)) or behaviour is None:
+        return None
+    values = getattr(behaviour, "to_numpy", None)
+    try:
+        arr = np.asarray(values() if callable(values) else behaviour)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "USO" or arr.size == 0:
+        return None
+    if arr.dtype.kind == "O" and not all(isinstance(v, str) for v in arr):
+        return None  # numbers as objects are converted (or refused) by the numeric path
+    return np.unique(arr.astype(str), return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
 def decode(
     embedding: Any,
     behaviour: Any,
@@ -72,7 +88,7 @@ def decode(
         Neighbours of the kNN decoder; at most the number of training samples.
     discrete : bool, optional
         Treat ``behaviour`` as labels (True) or as continuous (False). Default: labels if it is an
-        integer or boolean 1-D array, continuous otherwise.
+        integer or boolean 1-D array, or 1-D text (class names, a pandas categorical), continuous otherwise.
     metric : str, default="cosine"
         Distance of the kNN decoder (any scikit-learn metric name). Cosine suits embeddings on a
         hypersphere; a sample whose features are all zero is at cosine distance 1 from everything.
@@ -118,7 +134,17 @@ def decode(
     if discrete is not None and not isinstance(discrete, bool):
         raise TypeError(f"discrete must be None, True or False; got {discrete!r}.")
 
-    raw = as_numeric_array(behaviour, "behaviour")
+    text = _text_labels(behaviour)
+    # class names (strings, categories) are labels, coded 0 .. n_classes - 1 in sorted order
+    if text is not None:
+        if discrete is False:
+            raise TypeError(
+                "behaviour holds text (class names), which cannot be decoded as continuous values; pass "
+                "discrete=None or True, or numbers."
+            )
+        raw, discrete = text, True
+    else:
+        raw = as_numeric_array(behaviour, "behaviour")
     if raw.ndim == 0 or raw.shape[0] != n_samples:
         raise ValueError(
             f"behaviour has shape {raw.shape} but the embedding has {n_samples} samples; they must be "

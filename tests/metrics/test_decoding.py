@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.neighbors import KNeighborsRegressor
 
@@ -87,3 +88,18 @@ def test_bad_input():
         decode(embedding, np.zeros(100), discrete="yes")
     with pytest.raises(TypeError, match="non-integer"):
         decode(embedding, np.linspace(0, 1, 100), discrete=True)
+
+
+def test_class_names_decode_like_their_integer_codes():
+    rng = np.random.default_rng(3)
+    codes = np.repeat(np.arange(3), 100)[rng.permutation(300)]
+    Z = np.eye(3)[codes] + 0.4 * rng.normal(size=(300, 3))
+    # sorted names, so their codes are the same integers
+    names = np.array(["left", "right", "stop"])[codes]
+    want = decode(Z, codes)
+    assert decode(Z, names) == want
+    assert decode(Z, list(names)) == want
+    assert decode(Z, pd.Series(names)) == want
+    assert decode(Z, pd.Categorical(names)) == want
+    with pytest.raises(TypeError, match="holds text .* cannot be decoded as continuous"):
+        decode(Z, names, discrete=False)
