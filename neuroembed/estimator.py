@@ -694,11 +694,18 @@ class Estimator(TransformerMixin, BaseEstimator):
             )
         if json.loads(payload["fingerprint"]) != self._fingerprint(arrays):
             raise ValueError(f"the checkpoint at {path} was made on other data; cannot resume.")
-        encoder.load_state_dict(payload["encoder"])
-        criterion.load_state_dict(payload["criterion"])
-        optimizer.load_state_dict(payload["optimizer"])
-        generator.set_state(payload["generator"])
-        return int(payload["iteration"]), payload["loss_history"].numpy()
+        try:
+            encoder.load_state_dict(payload["encoder"])
+            criterion.load_state_dict(payload["criterion"])
+            optimizer.load_state_dict(payload["optimizer"])
+            generator.set_state(payload["generator"])
+            return int(payload["iteration"]), payload["loss_history"].numpy()
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            reason = str(err).strip().splitlines()[-1].strip()
+            raise ValueError(
+                f"the checkpoint at {path} does not fit this model and its settings ({reason}); delete it to "
+                "start afresh."
+            ) from None
 
     # ------------------------------------------------------------------------------------------------------------
     # transform / score
@@ -937,7 +944,6 @@ class Estimator(TransformerMixin, BaseEstimator):
             for n in fitted["session_n_features_"]
         ]
         encoder = MultiSessionEncoder(encoders)
-        encoder.load_state_dict(payload["encoder"])
         if est.criterion == "supcon":
             criterion: torch.nn.Module = SupCon(temperature=est.temperature, distance=est.distance)
         else:
@@ -947,7 +953,15 @@ class Estimator(TransformerMixin, BaseEstimator):
                 learnable=est.temperature_mode == "learnable",
                 min_temperature=min(est.min_temperature, est.temperature),
             )
-        criterion.load_state_dict(payload["criterion"])
+        try:
+            encoder.load_state_dict(payload["encoder"])
+            criterion.load_state_dict(payload["criterion"])
+        except (RuntimeError, KeyError, TypeError) as err:
+            reason = str(err).strip().splitlines()[-1].strip()
+            raise ValueError(
+                f"{path}: the weights in the file do not fit the model its settings describe ({reason}); the "
+                "file is damaged or was written by an incompatible version of neuroembed."
+            ) from None
         est.encoder_ = encoder.to(dev).eval()
         est.criterion_ = criterion.to(dev)
         est.loss_history_ = payload["loss_history"].numpy()

@@ -281,6 +281,15 @@ def test_other_format_versions_and_garbage(tmp_path):
         torch.save({**payload, "config": json.dumps(config)}, tmp_path / "v.pt")
         with pytest.raises(ValueError, match=hint):
             Estimator.load(tmp_path / "v.pt")
+    # weights that do not fit the settings (a damaged file, or another version's layer widths)
+    weights = dict(payload["encoder"])
+    name = next(k for k in weights if k.endswith("out.weight"))
+    weights[name] = torch.zeros(3, 3, 3)
+    torch.save({**payload, "encoder": weights}, tmp_path / "w.pt")
+    with pytest.raises(
+        ValueError, match=r"weights in the file do not fit .*size mismatch for trunk\.out\.weight"
+    ):
+        Estimator.load(tmp_path / "w.pt")
     (tmp_path / "garbage.pt").write_bytes(b"not a model at all")
     with pytest.raises(ValueError, match="refused to load .* not a model file"):
         Estimator.load(tmp_path / "garbage.pt")
