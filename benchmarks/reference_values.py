@@ -768,11 +768,11 @@ NOTES_SESSIONS = [
     "`integrations/sklearn/helpers.py::align_embeddings` / `metrics.py::_consistency_datasets`):",
     "",
     "- a. **Normalisation.** CEBRA's `consistency_score` always calls `align_embeddings` with `normalize=True`, which "
-    "divides every bin's mean embedding by its L2 norm (`quantized_sample / np.linalg.norm(quantized_sample, axis=0)`; "
-    "the sample is one bin's mean vector, so this is a per-bin normalisation across dimensions) before the regression. "
+    "divides every bin's mean embedding by its L2 norm (a per-bin normalisation across the embedding's "
+    "dimensions) before the regression. "
     "neuroembed does the same by default (`normalize_bins=True`) and can fit on the raw means instead "
     "(`normalize_bins=False`); CEBRA has no switch, so the raw-means row calls `align_embeddings(normalize=False)`.",
-    "- b. **Bins.** CEBRA digitises with `np.digitize(label, np.linspace(min, max, n_bins))`, i.e. `n_bins` *edges* and "
+    "- b. **Bins.** CEBRA digitises the labels against `n_bins` evenly spaced values over the pooled range, i.e. `n_bins` *edges* and "
     "`n_bins - 1` bins (indices 1 .. n_bins - 1, each `[edge_k-1, edge_k)`); samples equal to the pooled maximum get "
     "index `n_bins` and are never used. neuroembed cuts the pooled range into `n_bins` bins "
     '(`np.searchsorted(np.linspace(min, max, n_bins + 1)[1:-1], x, side="right")`) and puts the maximum into the last '
@@ -790,7 +790,7 @@ NOTES_SESSIONS = [
 NOTE_NEGATIVES = (
     "- d. **Negatives in multi-session fits.** CEBRA's multi-session loader draws `batch_size` references and "
     "`batch_size` negatives *per session* and the solver concatenates them (`cebra/solver/multi_session.py`, "
-    "`_inference`: `neg.view(-1, num_features)`), so K = batch_size x sessions and CEBRA's goodness of fit uses "
+    "`_inference`, which flattens the per-session negatives into one set), so K = batch_size x sessions and CEBRA's goodness of fit uses "
     "`log(batch_size * num_sessions)`. neuroembed's default `num_negatives=None` is the same K (as many negatives "
     "as references, split evenly over the sessions), reported as `num_negatives_` and used by its "
     "`goodness_of_fit`; a different `num_negatives` changes both together."
