@@ -149,27 +149,32 @@ def load_data(name: str, quick: bool, rat_path: Path) -> Data | None:
 # ---------------------------------------------------------------------------------------------------------------------
 # the two systems
 # ---------------------------------------------------------------------------------------------------------------------
+def cebra_kwargs(settings: dict) -> dict:
+    """neuroembed ``Estimator`` settings in ``cebra.CEBRA``'s spelling (the names that differ are translated)."""
+    names = {"model": "model_architecture", "time_offset": "time_offsets"}
+    kwargs = {names.get(key, key): value for key, value in settings.items()}
+    if "model_architecture" in kwargs:
+        kwargs["model_architecture"] = f"{kwargs['model_architecture']}-model"
+    return {**kwargs, "verbose": False}
+
+
+def write_output(text: str, output: str | None) -> None:
+    """Write a results file unless ``output`` is None or ``-`` (print only)."""
+    if output in (None, "-"):
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"written to {path}", file=sys.stderr)
+
+
 def fit_neuroembed(
     x_train: np.ndarray, y_train: np.ndarray, x_all: np.ndarray, iterations: int, seed: int
 ) -> tuple[np.ndarray, float]:
     """Fit neuroembed on the training block; return the embedding of the whole recording and the fit seconds."""
-    torch.set_flush_denormal(
-        True
-    )  # neuroembed also does this inside fit, and turns it off again afterwards
-    est = ne.Estimator(
-        model=SETTINGS["model"],
-        batch_size=SETTINGS["batch_size"],
-        output_dimension=SETTINGS["output_dimension"],
-        time_offset=SETTINGS["time_offset"],
-        temperature=SETTINGS["temperature"],
-        temperature_mode=SETTINGS["temperature_mode"],
-        learning_rate=SETTINGS["learning_rate"],
-        max_iterations=iterations,
-        conditional=SETTINGS["conditional"],
-        distance=SETTINGS["distance"],
-        device=SETTINGS["device"],
-        random_state=seed,
-    )
+    # neuroembed also does this inside fit, and turns it off again afterwards
+    torch.set_flush_denormal(True)
+    est = ne.Estimator(**SETTINGS, max_iterations=iterations, random_state=seed)
     t0 = time.perf_counter()
     est.fit(x_train, y_train)
     seconds = time.perf_counter() - t0
@@ -187,20 +192,7 @@ def fit_cebra(
     # seeds its own torch.Generator from fresh entropy, so CEBRA's batches are not reproducible whatever we do
     torch.manual_seed(seed)
     np.random.seed(seed)  # noqa: NPY002  (the global state is what CEBRA would read)
-    model = cebra.CEBRA(
-        model_architecture=f"{SETTINGS['model']}-model",
-        batch_size=SETTINGS["batch_size"],
-        output_dimension=SETTINGS["output_dimension"],
-        time_offsets=SETTINGS["time_offset"],
-        temperature=SETTINGS["temperature"],
-        temperature_mode=SETTINGS["temperature_mode"],
-        learning_rate=SETTINGS["learning_rate"],
-        max_iterations=iterations,
-        conditional=SETTINGS["conditional"],
-        distance=SETTINGS["distance"],
-        device=SETTINGS["device"],
-        verbose=False,
-    )
+    model = cebra.CEBRA(**cebra_kwargs(SETTINGS), max_iterations=iterations)
     t0 = time.perf_counter()
     model.fit(x_train, y_train)
     seconds = time.perf_counter() - t0
@@ -486,14 +478,8 @@ def main(argv: list[str] | None = None) -> str:
         ),
     )
     print(table)
-    output = (
-        args.output if args.output is not None else (None if args.quick else str(DEFAULT_OUTPUT))
-    )
-    if output not in (None, "-"):
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(table)
-        print(f"written to {path}", file=sys.stderr)
+    default = None if args.quick else str(DEFAULT_OUTPUT)
+    write_output(table, args.output if args.output is not None else default)
     return table
 
 

@@ -80,7 +80,14 @@ import neuroembed as ne
 from neuroembed.models.conv import window_offsets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import cebra_version, cpu_model, git_revision, package_version  # noqa: E402
+from quality import (  # noqa: E402
+    cebra_kwargs,
+    cebra_version,
+    cpu_model,
+    git_revision,
+    package_version,
+    write_output,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "reference_values.md"
@@ -675,12 +682,9 @@ def fit_tiny_models(iterations: int = 5) -> dict[str, Any]:
     )
     torch.manual_seed(0)
     np.random.seed(0)  # noqa: NPY002  (CEBRA reads the global state)
-    theirs = cebra.CEBRA(
-        model_architecture="offset10-model", device="cpu", verbose=False, **common
-    ).fit(x1, y1)
-    theirs_multi = cebra.CEBRA(
-        model_architecture="offset10-model", device="cpu", verbose=False, **common
-    ).fit([x1, x2], [y1, y2])
+    settings = cebra_kwargs({"model": "offset10", "device": "cpu", **common})
+    theirs = cebra.CEBRA(**settings).fit(x1, y1)
+    theirs_multi = cebra.CEBRA(**settings).fit([x1, x2], [y1, y2])
     return {
         "x1": x1,
         "x2": x2,
@@ -951,14 +955,8 @@ def main(argv: list[str] | None = None) -> str:
         ),
     )
     print(report)
-    output = (
-        args.output if args.output is not None else (None if args.quick else str(DEFAULT_OUTPUT))
-    )
-    if output not in (None, "-"):
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report)
-        print(f"written to {path}", file=sys.stderr)
+    default = None if args.quick else str(DEFAULT_OUTPUT)
+    write_output(report, args.output if args.output is not None else default)
     return report
 
 

@@ -45,13 +45,20 @@ import torch
 import neuroembed as ne
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import cebra_version, cpu_model, git_revision, package_version  # noqa: E402
+from quality import (  # noqa: E402
+    cebra_kwargs,
+    cebra_version,
+    cpu_model,
+    git_revision,
+    package_version,
+    write_output,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
 PARTS = ("head", "scaling", "stream")
 
-# the settings both systems share, in neuroembed's spelling (CEBRA's names in fit_cebra)
+# the settings both systems share, in neuroembed's spelling (quality.cebra_kwargs translates them for CEBRA)
 SETTINGS = dict(
     model="offset10",
     num_hidden_units=32,
@@ -100,18 +107,7 @@ def fit_cebra(X: np.ndarray, y: np.ndarray, conditional: str, iterations: int, s
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
     model = cebra.CEBRA(
-        model_architecture=f"{SETTINGS['model']}-model",
-        num_hidden_units=SETTINGS["num_hidden_units"],
-        output_dimension=SETTINGS["output_dimension"],
-        batch_size=SETTINGS["batch_size"],
-        time_offsets=SETTINGS["time_offset"],
-        learning_rate=SETTINGS["learning_rate"],
-        temperature=SETTINGS["temperature"],
-        distance=SETTINGS["distance"],
-        conditional=conditional,
-        max_iterations=iterations,
-        device="cpu",
-        verbose=False,
+        **cebra_kwargs(SETTINGS), conditional=conditional, max_iterations=iterations, device="cpu"
     )
     start = time.perf_counter()
     if conditional == "time":
@@ -463,10 +459,7 @@ def main(argv: list[str] | None = None) -> str:
         loads.append(os.getloadavg())
         body += runners[part]() + [""]
     text = "\n".join(header(args, cebra, loads, time.perf_counter() - start) + body)
-    if args.output != "-":
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
-        print(f"wrote {args.output}")
+    write_output(text, args.output)
     print(text)
     return text
 
