@@ -463,9 +463,10 @@ class Estimator(TransformerMixin, BaseEstimator):
         num_negatives = (
             self.num_negatives if self.num_negatives is not None else batch_size * len(arrays)
         )
-        sessions, data, labels = [], [], []
+        sessions, data, labels, centres = [], [], [], []
         for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
             n_valid = a.shape[0] - receptive_field + 1
+            centres.append(n_valid)
             where = f" of session {i}" if multi else ""
             if batch_size > a.shape[0]:
                 raise ValueError(
@@ -485,9 +486,7 @@ class Estimator(TransformerMixin, BaseEstimator):
             )
             labels.append(sessions[-1].labels)
         if multi and self.conditional == "mixed":
-            self._check_shared_labels(
-                behaviours, left, [a.shape[0] - receptive_field + 1 for a in arrays]
-            )
+            self._check_shared_labels(behaviours, left, centres)
 
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(int(rng.integers(0, 2**63 - 1)))

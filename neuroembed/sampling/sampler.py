@@ -152,7 +152,6 @@ class ContrastiveSampler:
         n = len(sessions)
         base, extra = divmod(num_negatives, n)
         self.negatives_per_session = [base + (i < extra) for i in range(n)]
-        self._uses_time = conditional == "time" or hybrid
         # the time offset clipped to each session: the largest gap between two window centres
         self._offsets = [min(time_offset, s.hi - s.lo - 1) for s in sessions]
         self._index: list[NearestNeighbours] = []
