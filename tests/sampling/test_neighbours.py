@@ -26,6 +26,21 @@ def _dist(points, targets, idx):
     return ((points[idx] - targets) ** 2).sum(1)
 
 
+def _query_matching_brute_force(index, points, targets, labels, qlabels, exclude):
+    """Query ``index`` and check the distances equal the brute-force reference's; return the indices found."""
+    got = index.query(
+        torch.from_numpy(targets),
+        None if qlabels is None else torch.from_numpy(qlabels),
+        torch.from_numpy(exclude),
+    ).numpy()
+    ref = brute_force(points, targets, labels, qlabels, exclude)
+    # distances equal (ties may pick another index with the same distance)
+    np.testing.assert_allclose(
+        _dist(points, targets, got), [d for _, d in ref], rtol=1e-5, atol=1e-6
+    )
+    return got
+
+
 @pytest.mark.parametrize("n_dims", [1, 2, 3])
 @pytest.mark.parametrize("with_labels", [False, True])
 def test_matches_brute_force_distances(n_dims, with_labels):
@@ -42,16 +57,7 @@ def test_matches_brute_force_distances(n_dims, with_labels):
         None if labels is None else torch.from_numpy(labels),
         chunk_elements=1000,
     )
-    got = index.query(
-        torch.from_numpy(targets),
-        None if qlabels is None else torch.from_numpy(qlabels),
-        torch.from_numpy(exclude),
-    ).numpy()
-    ref = brute_force(points, targets, labels, qlabels, exclude)
-    # distances equal (ties may pick another index with the same distance)
-    np.testing.assert_allclose(
-        _dist(points, targets, got), [d for _, d in ref], rtol=1e-5, atol=1e-6
-    )
+    got = _query_matching_brute_force(index, points, targets, labels, qlabels, exclude)
     assert (got != exclude).all()
     if with_labels:
         assert (labels[got] == qlabels).all()
@@ -102,15 +108,7 @@ def test_grouped_sorted_search_matches_brute_force(with_labels):
         torch.from_numpy(points), None if labels is None else torch.from_numpy(labels)
     )
     assert index.strategy == "sorted"
-    got = index.query(
-        torch.from_numpy(targets),
-        None if qlabels is None else torch.from_numpy(qlabels),
-        torch.from_numpy(exclude),
-    ).numpy()
-    ref = brute_force(points, targets, labels, qlabels, exclude)
-    np.testing.assert_allclose(
-        _dist(points, targets, got), [d for _, d in ref], rtol=1e-5, atol=1e-6
-    )
+    _query_matching_brute_force(index, points, targets, labels, qlabels, exclude)
 
 
 def test_two_continuous_columns_use_brute_force():
@@ -125,9 +123,8 @@ def test_two_continuous_columns_of_a_long_recording_use_an_exact_tree():
     points[1000:3000] = points[1000]  # the animal sits still: many identical positions
     exclude = np.r_[rng.integers(0, n, 62), 1000, 1500]
     targets = points[exclude] + rng.normal(scale=0.01, size=(64, 2)).astype(np.float32)
-    targets[-2:] = points[
-        1000
-    ]  # queries exactly on the duplicated point, its reference among the copies
+    # queries exactly on the duplicated point, its reference among the copies
+    targets[-2:] = points[1000]
     index = NearestNeighbours(torch.from_numpy(points))
     assert index.strategy == "tree"
     got = index.query(torch.from_numpy(targets), exclude=torch.from_numpy(exclude)).numpy()
