@@ -161,15 +161,13 @@ def run_head(args: argparse.Namespace, has_cebra: bool) -> list[str]:
     # not an equal-settings comparison (CEBRA has no reduced-precision option): reported on its own rows
     systems["neuroembed bf16"] = functools.partial(fit_neuroembed, precision="bfloat16")
     times: dict[tuple[str, str], list[float]] = {}
-    for fit in (
-        systems.values()
-    ):  # warm-up, untimed: the first fit in a process pays one-off library set-up
+    # warm-up, untimed: the first fit in a process pays one-off library set-up
+    for fit in systems.values():
         fit(X, y, "time", max(5, iterations // 10), seed=0)
     for conditional in ("time", "time_delta"):
         for repeat in range(args.repeats):
-            order = (
-                list(systems) if repeat % 2 == 0 else list(systems)[::-1]
-            )  # alternate who goes first
+            # alternate who goes first
+            order = list(systems) if repeat % 2 == 0 else list(systems)[::-1]
             for name in order:
                 seconds = systems[name](X, y, conditional, iterations, seed=repeat)
                 times.setdefault((name, conditional), []).append(seconds)

@@ -163,9 +163,8 @@ def test_multisession_shared_space():
     X2, y2 = _toy(500, 12, seed=1)
     est = Estimator(random_state=0, **FAST).fit([X1, X2], [y1, y2])
     assert est.n_sessions_ == 2 and est.session_n_features_ == [20, 12]
-    assert (
-        est.num_negatives_ == 2 * FAST["batch_size"]
-    )  # as many negatives as references, as in CEBRA
+    # as many negatives as references, as in CEBRA
+    assert est.num_negatives_ == 2 * FAST["batch_size"]
     assert est.transform(X2, session=1).shape == (500, 8)
     with pytest.raises(ValueError, match="pass session"):
         est.transform(X1)

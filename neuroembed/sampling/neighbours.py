@@ -171,9 +171,7 @@ class NearestNeighbours:
             .double()
             .clamp(self._lo - self._span, self._hi + self._span)
         )
-        keys = (
-            value[:, None] + self._group_offsets
-        )  # (B, G): the query placed in every group's band
+        keys = value[:, None] + self._group_offsets  # (B, G): the query in every group's band
         pos = torch.searchsorted(self._sorted, keys)
         cand = (pos[..., None] + torch.arange(-2, 2, device=pos.device)).flatten(1)  # (B, 4G)
         inside = (cand >= 0) & (cand < self.n_points)
