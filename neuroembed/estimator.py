@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from neuroembed import _validation as V
 from neuroembed._files import atomic_path
+from neuroembed._optim import make_adam
 from neuroembed.losses import InfoNCE, SupCon
 from neuroembed.models import MODELS, MultiSessionEncoder, make_encoder, window_offsets
 from neuroembed.sampling import (
@@ -530,7 +531,7 @@ class Estimator(TransformerMixin, BaseEstimator):
             data,
             supcon_labels=labels if self.criterion == "supcon" else None,
         )
-        optimizer = _adam(
+        optimizer = make_adam(
             list(encoder.parameters()) + list(criterion.parameters()), self.learning_rate
         )
 
@@ -995,15 +996,6 @@ class _Training:
     optimizer: torch.optim.Optimizer
     receptive_field: int
     num_negatives: int
-
-
-def _adam(params: list[torch.nn.Parameter], learning_rate: float) -> torch.optim.Adam:
-    """Adam with its fused kernel (one pass over all parameters; several times faster than the loop over them)
-    where this torch build has one for the device, else the default implementation (same update rule)."""
-    try:
-        return torch.optim.Adam(params, lr=learning_rate, fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return torch.optim.Adam(params, lr=learning_rate)
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:

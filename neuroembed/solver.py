@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neuroembed.models.conv import conv_channels_last, conv_weight_matrix
+from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
 from neuroembed.models.time_major import conv_time_major, supports_time_major, trunk_time_major
 from neuroembed.sampling import ContrastiveSampler, IndexBatch
 
@@ -269,6 +270,7 @@ class ContrastiveSolver:
         self._time_major = supports_time_major(model.trunk)
         R = model.receptive_field
         self._data = data
+        self._sparse: dict[int, SparseRecording | None] = {}
         # row offsets, relative to a window's first sample, of the stem's im2col input (length x kernel)
         self._offsets, self._stem_length, self._time = [], [], []
         for stem in model.stems:
@@ -291,11 +293,34 @@ class ContrastiveSolver:
         rows_read = n_windows * self._stem_length[s]
         return self._data[s].shape[0] < self.whole_recording_fraction * rows_read
 
+    #: The first layer runs over a whole recording as sparse products (:mod:`neuroembed.models.sparse`) on the CPU
+    #: when at most this fraction of the recording's entries are not zero (binned spike counts: a few percent).
+    #: The sparse products cost in proportion to the non-zero entries, the dense ones to all; on a 2-core CPU they
+    #: break even at about 20 % (``benchmarks/README.md``).
+    max_sparse_density = 0.1
+
+    def _sparse_recording(self, s: int) -> SparseRecording | None:
+        """Session ``s``'s recording in sparse form, if it is sparse enough and on the CPU (made once, when first
+        asked for: only short recordings run the first layer over all of it)."""
+        if s not in self._sparse:
+            data = self._data[s]
+            sparse = (
+                data.device.type == "cpu"
+                and data.dtype in (torch.float32, torch.float64)
+                and SparseRecording.density_of(data) <= self.max_sparse_density
+            )
+            self._sparse[s] = SparseRecording(data) if sparse else None
+        return self._sparse[s]
+
     def _whole_recording_stem(self, s: int) -> torch.Tensor:
         """The first layer over session ``s``'s whole recording, ``(n - k + 1, 1, out)`` (time-major, one sequence)."""
         stem = self.model.stems[s]
+        data = self._data[s]
+        sparse = self._sparse_recording(s)
+        if sparse is not None and not torch.is_autocast_enabled(data.device.type):
+            return conv_sparse_recording(sparse, stem.weight, stem.bias)[:, None, :]
         # one product per kernel tap on views of the data
-        return conv_time_major(self._data[s][:, None, :], stem.weight, stem.bias)
+        return conv_time_major(data[:, None, :], stem.weight, stem.bias)
 
     def _stem(self, s: int, start: torch.Tensor, activate: bool) -> torch.Tensor:
         """The first layer's output ``(length, n_windows, out)`` (time-major) for windows starting at ``start``.

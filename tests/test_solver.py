@@ -126,8 +126,8 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
     model, n_sessions, monkeypatch
 ):
     # the module's own channels-last forward (autograd) is the reference for the time-major trunk with its
-    # hand-written backward, window by window, over the whole recording (stem, GELU and first block there), and
-    # with one session of each kind
+    # hand-written backward, window by window, over the whole recording (stem, GELU and first block there; the
+    # stem as dense or as sparse products), and with one session of each kind
     from neuroembed.estimator import Estimator
     from neuroembed.solver import ContrastiveSolver
 
@@ -142,13 +142,26 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
     batch = run.solver.sampler.sample()
     groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
     results = []
-    # (whole-recording fraction, time-major): never / always / the default (mixed with 2 sessions), and the module
-    for fraction, time_major in ((0.0, False), (0.0, True), (1e9, True), (0.8, True)):
+    # (whole-recording fraction, time-major, largest density for sparse products): the module; window by window;
+    # whole recording, dense and sparse; the default (mixed with 2 sessions)
+    for fraction, time_major, density in (
+        (0.0, False, -1.0),
+        (0.0, True, -1.0),
+        (1e9, True, -1.0),
+        (1e9, True, 1.0),
+        (0.8, True, 1.0),
+    ):
         monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
+        monkeypatch.setattr(ContrastiveSolver, "max_sparse_density", density)
+        run.solver._sparse.clear()
         run.solver._time_major = time_major and model != "offset1"
         run.encoder.zero_grad()
         embedded = run.solver.encode(groups)
         assert [e.shape for e in embedded] == [(64 * n_sessions, 8)] * 3
+        # every session's first layer ran over its whole recording, sparse or dense as asked
+        if fraction == 1e9:
+            assert len(run.solver._sparse) == n_sessions
+            assert all((r is not None) == (density > 0) for r in run.solver._sparse.values())
         sum((e * torch.linspace(-1, 1, e.numel()).view_as(e)).sum() for e in embedded).backward()
         grads = [p.grad.clone() for p in run.encoder.parameters()]
         results.append(([e.detach() for e in embedded], grads))

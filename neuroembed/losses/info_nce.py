@@ -20,7 +20,8 @@ Conventions (published implementations differ):
 * **Similarities**: ``"cosine"`` is the dot product of L2-normalised vectors divided by
   :math:`\tau`; ``"euclidean"`` is minus the squared euclidean distance divided by :math:`\tau`
   (no normalisation).
-* Everything goes through ``logsumexp``, so large inverse temperatures do not overflow.
+* Everything goes through ``logsumexp`` (or a softmax and its largest entry), so large inverse temperatures do
+  not overflow.
 """
 
 from __future__ import annotations
@@ -237,6 +238,22 @@ def info_nce_parts(
             f"({type(positive_in_denominator).__name__})."
         )
 
+    if _fused_applies(anchor, positive, negatives, temperature, distance, positive_in_denominator):
+        return _CosineSharedInfoNCE.apply(anchor, positive, negatives, temperature)
+    return _parts_autograd(
+        anchor, positive, negatives, temperature, distance, positive_in_denominator
+    )
+
+
+def _parts_autograd(
+    anchor: Tensor,
+    positive: Tensor,
+    negatives: Tensor,
+    temperature: Temperature,
+    distance: str,
+    positive_in_denominator: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`info_nce_parts` (inputs checked) composed of torch operations: every case, differentiable twice."""
     pos = _rowwise(anchor, positive, distance, temperature)  # (n_samples,)
     neg = _pairwise(anchor, negatives, distance, temperature)  # (n_samples, n_negatives)
     if positive_in_denominator:
@@ -244,6 +261,116 @@ def info_nce_parts(
     alignment = -pos.mean()
     uniformity = torch.logsumexp(neg, dim=1).mean()
     return alignment + uniformity, alignment, uniformity
+
+
+def _fused_applies(
+    anchor: Tensor,
+    positive: Tensor,
+    negatives: Tensor,
+    temperature: Temperature,
+    distance: str,
+    positive_in_denominator: bool,
+) -> bool:
+    """Whether :class:`_CosineSharedInfoNCE` computes these parts: CEBRA's case (cosine, negatives shared by all
+    anchors, positive outside the denominator, a temperature without gradient) in float32 or float64."""
+    return (
+        distance == "cosine"
+        and negatives.ndim == 2
+        and not positive_in_denominator
+        and anchor.dtype in (torch.float32, torch.float64)
+        and anchor.dtype == positive.dtype == negatives.dtype
+        and anchor.device == positive.device == negatives.device
+        and not (isinstance(temperature, Tensor) and temperature.requires_grad)
+    )
+
+
+def _unit_rows(x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x / n, n)`` with ``n = max(||x||, eps)`` per row: :func:`torch.nn.functional.normalize`'s convention."""
+    norm = torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_min(_NORMALIZE_EPS)
+    return x / norm, norm
+
+
+def _unit_rows_backward(grad: Tensor, unit: Tensor, norm: Tensor) -> Tensor:
+    """Gradient with respect to ``x`` of ``x / max(||x||, eps)``, given the gradient of the result."""
+    # the norm is constant where it was clamped (rows shorter than eps): only the division passes the gradient
+    radial = (unit * grad).sum(1, keepdim=True).masked_fill_(norm <= _NORMALIZE_EPS, 0.0)
+    return (grad - unit * radial) / norm
+
+
+_NORMALIZE_EPS = 1e-12
+
+
+class _CosineSharedInfoNCE(torch.autograd.Function):
+    """``(loss, alignment, uniformity)`` for cosine scores against negatives shared by all anchors, in a few fused
+    operations, with a hand-written backward pass.
+
+    This is the loss of every neural training step, so it avoids what composing it from autograd operations costs:
+    the log-sum-exp's backward recomputes the exponentials that its forward had (here the softmax is kept from
+    the forward), the second normalisation of the positive's score is a separate pass, and the gradient's matrix
+    products run in the layouts BLAS is fast at for a narrow embedding (``(d, n) @ (n, n)``). Values and gradients
+    equal :func:`_parts_autograd`'s (tested in float64, with ``gradcheck``). When the backward pass itself is to be
+    differentiated (``create_graph=True``), it is :func:`_parts_autograd`'s, through autograd.
+    """
+
+    @staticmethod
+    def forward(
+        ctx, anchor: Tensor, positive: Tensor, negatives: Tensor, temperature: Temperature
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        inverse_temperature = 1.0 / temperature
+        a_unit, a_norm = _unit_rows(anchor)
+        p_unit, p_norm = _unit_rows(positive)
+        n_unit, n_norm = _unit_rows(negatives)
+        a_scaled = a_unit * inverse_temperature
+        scores = a_scaled @ n_unit.T  # (n_samples, n_negatives)
+        prob = torch.softmax(scores, dim=1)
+        # log-sum-exp from the softmax: at a row's largest score s_max, p_max = exp(s_max - lse) >= 1 / n_negatives,
+        # so lse = s_max - log(p_max) is as accurate as the softmax itself, also where other entries underflow
+        lse = scores.amax(1) - prob.amax(1).log()
+        alignment = -(a_scaled * p_unit).sum(1).mean()
+        uniformity = lse.mean()
+        ctx.save_for_backward(
+            anchor, positive, negatives, a_unit, a_norm, p_unit, p_norm, n_unit, n_norm, prob
+        )
+        ctx.temperature, ctx.inverse_temperature = temperature, inverse_temperature
+        return alignment + uniformity, alignment, uniformity
+
+    @staticmethod
+    def backward(
+        ctx, grad_loss: Tensor, grad_alignment: Tensor, grad_uniformity: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        anchor, positive, negatives, *saved = ctx.saved_tensors
+        a_unit, a_norm, p_unit, p_norm, n_unit, n_norm, prob = saved
+        inverse = ctx.inverse_temperature
+        if torch.is_grad_enabled():  # create_graph: a backward that can itself be differentiated
+            return _CosineSharedInfoNCE._backward_through_autograd(
+                ctx, (anchor, positive, negatives), (grad_loss, grad_alignment, grad_uniformity)
+            )
+        n_samples = a_unit.shape[0]
+        # d loss / d score: the softmax (uniformity) and -1 on each anchor's positive (alignment), over n_samples
+        g_align = (grad_loss + grad_alignment) * (inverse / n_samples)
+        g_unif = (grad_loss + grad_uniformity) * (inverse / n_samples)
+        need_a, need_p, need_n = ctx.needs_input_grad[:3]
+        grad_a = grad_p = grad_n = None
+        if need_a:
+            # (d, n_negatives) @ (n_negatives, n_samples), transposed: BLAS is slow at a narrow right-hand side
+            grad_a_unit = (n_unit.T @ prob.T).T * g_unif - p_unit * g_align
+            grad_a = _unit_rows_backward(grad_a_unit, a_unit, a_norm)
+        if need_p:
+            grad_p = _unit_rows_backward(a_unit * -g_align, p_unit, p_norm)
+        if need_n:
+            grad_n = _unit_rows_backward((a_unit.T @ prob).T * g_unif, n_unit, n_norm)
+        return grad_a, grad_p, grad_n, None
+
+    @staticmethod
+    def _backward_through_autograd(
+        ctx, inputs: tuple[Tensor, Tensor, Tensor], grads: tuple[Tensor, Tensor, Tensor]
+    ) -> tuple[Tensor | None, ...]:
+        wanted = [x for x, need in zip(inputs, ctx.needs_input_grad[:3]) if need]
+        parts = _parts_autograd(*inputs, ctx.temperature, "cosine", False)
+        found = iter(
+            torch.autograd.grad(parts, wanted, grads, create_graph=True, allow_unused=True)
+        )
+        return (*(next(found) if need else None for need in ctx.needs_input_grad[:3]), None)
 
 
 def info_nce(

@@ -1,3 +1,4 @@
+import functools
 import math
 
 import pytest
@@ -239,3 +240,125 @@ def test_module_validates_constructor(kwargs, error, match):
 
 def test_module_fixed_temperature_below_min_is_allowed():
     assert InfoNCE(temperature=0.05).temperature == 0.05
+
+
+# --- the fused function for CEBRA's case (cosine, shared negatives, positive outside the denominator) ----------------
+def _loss_and_grads(fn, tensors, weights):
+    inputs = [t.detach().clone().requires_grad_(True) for t in tensors]
+    parts = fn(*inputs)
+    sum(w * p for w, p in zip(weights, parts)).backward()
+    return [p.detach() for p in parts], [t.grad for t in inputs]
+
+
+def _normalize_then_score(anchor, positive, negatives, temperature):
+    # the fused function's convention, composed of autograd operations: every vector through F.normalize (a row
+    # shorter than its eps is divided by eps), then dot products
+    a, p, n = (torch.nn.functional.normalize(x, dim=-1) for x in (anchor, positive, negatives))
+    alignment = -((a * p).sum(1) / temperature).mean()
+    uniformity = torch.logsumexp(a @ n.T / temperature, dim=1).mean()
+    return alignment + uniformity, alignment, uniformity
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.1, 3.0, 1e-3, "tensor"])
+@pytest.mark.parametrize("degenerate", [False, True])
+def test_fused_case_matches_the_autograd_composition_and_the_reference(temperature, degenerate):
+    from neuroembed.losses.info_nce import _parts_autograd
+
+    a, p, n = make(b=6, k=9, d=4, seed=3)
+    if degenerate:  # zero rows, and a row shorter than normalize's eps
+        a[1] = 0.0
+        n[2] = 0.0
+        p[3] = 1e-13
+    if temperature == "tensor":
+        temperature = torch.tensor(0.5, dtype=torch.float64)  # no gradient: still the fused case
+    weights = (0.7, -1.3, 0.4)  # the loss and its two parts each carry a gradient
+    got, got_grads = _loss_and_grads(lambda *x: info_nce_parts(*x, temperature), (a, p, n), weights)
+    # F.cosine_similarity (the general path's positive score) differs from F.normalize only in the gradient of
+    # a row shorter than eps: the degenerate case is checked against F.normalize throughout
+    if degenerate:
+        reference = functools.partial(_normalize_then_score, temperature=temperature)
+    else:
+        reference = functools.partial(
+            _parts_autograd,
+            temperature=temperature,
+            distance="cosine",
+            positive_in_denominator=False,
+        )
+    want, want_grads = _loss_and_grads(reference, (a, p, n), weights)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+    # the gradient of a row shorter than eps is ~1e12 here: compare relative to the largest
+    for g, w in zip(got_grads, want_grads):
+        scale = max(1.0, float(w.abs().max()))
+        torch.testing.assert_close(g / scale, w / scale, rtol=1e-12, atol=1e-12)
+    if not degenerate:
+        t = float(temperature)
+        assert got[0].item() == pytest.approx(
+            reference_info_nce(a, p, n, t, "cosine", False), rel=1e-9
+        )
+
+
+def test_fused_case_is_the_one_taken_and_only_for_it():
+    a, p, n = make(b=3, k=4)
+    a.requires_grad_(True)
+
+    def name(loss):
+        return type(loss.grad_fn).__name__
+
+    assert "CosineSharedInfoNCE" in name(info_nce(a, p, n))
+    assert "CosineSharedInfoNCE" in name(InfoNCE(0.5)(a, p, n))
+    others = [
+        info_nce(a, p, n, distance="euclidean"),
+        info_nce(a, p, n, positive_in_denominator=True),
+        info_nce(a, p, make(b=3, k=4, per_anchor=True)[2]),
+        info_nce(a, p, n, torch.tensor(0.5, dtype=torch.float64, requires_grad=True)),
+        InfoNCE(0.5, learnable=True).double()(a, p, n),
+        info_nce(a.half(), p.half(), n.half()),
+    ]
+    assert not any("CosineSharedInfoNCE" in name(loss) for loss in others)
+
+
+def test_fused_case_gradcheck_and_partial_gradients():
+    from neuroembed.losses.info_nce import _CosineSharedInfoNCE
+
+    a, p, n = make(b=4, k=5, seed=5)
+    for t in (a, p, n):
+        t.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda *x: _CosineSharedInfoNCE.apply(*x, 0.7), (a, p, n))
+    # only the negatives ask for a gradient
+    n_only = n.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(info_nce(a.detach(), p.detach(), n_only, 0.7), n_only)
+    _, want = _loss_and_grads(
+        lambda *x: (info_nce(*x, 0.7),), (a.detach(), p.detach(), n.detach()), (1.0,)
+    )
+    torch.testing.assert_close(grad, want[2], rtol=1e-12, atol=1e-12)
+
+
+def test_fused_case_float32():
+    a, p, n = make(b=64, k=128, d=8, dtype=torch.float32)
+    loss = info_nce(a, p, n)
+    want = reference_info_nce(a, p, n, 1.0, "cosine", False)
+    assert loss.item() == pytest.approx(want, rel=1e-5)
+
+
+def test_fused_case_second_derivatives_are_those_of_the_composition():
+    # create_graph=True (a gradient penalty, a Hessian-vector product): the backward goes through autograd
+    from neuroembed.losses.info_nce import _CosineSharedInfoNCE, _parts_autograd
+
+    a, p, n = make(b=4, k=5, seed=6)
+
+    def penalised(fn, x):
+        x = [t.detach().clone().requires_grad_(True) for t in x]
+        (grad_a,) = torch.autograd.grad(fn(*x)[0], x[0], create_graph=True)
+        (grad_a.pow(2).sum()).backward()
+        return [t.grad for t in x]
+
+    got = penalised(lambda *x: info_nce_parts(*x, 0.6), (a, p, n))
+    want = penalised(lambda *x: _parts_autograd(*x, 0.6, "cosine", False), (a, p, n))
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+    for t in (a, p, n):
+        t.requires_grad_(True)
+    assert torch.autograd.gradgradcheck(
+        lambda *x: _CosineSharedInfoNCE.apply(*x, 0.6)[0], (a, p, n)
+    )
