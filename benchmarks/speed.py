@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,65 +255,109 @@ def random_walk(n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def scaling_point(n: int, dims: int, steps: int) -> tuple[float, float, str, float | None]:
-    """(setup seconds, median seconds per step, search strategy, median seconds per step of the general path) for
-    n samples x 100 neurons, time_delta positives.
+@dataclass
+class ScalingPoint:
+    """One recording length and behaviour dimension of the scaling table, ready to train."""
 
-    The last is ``None`` unless the recording is short enough for the whole-recording path of the first layer
-    (``ContrastiveSolver.whole_recording_fraction``); then the same steps are also timed with that path off, i.e.
-    window by window as on a long recording.
-    """
-    rng = np.random.default_rng(n + dims)
+    n: int
+    dims: int
+    setup: float  # seconds of Estimator._prepare
+    strategy: str  # the nearest-neighbour search
+    solver: Any
+    optimizer: Any
+    shortcut: bool  # the recording is short enough for the whole-recording path of the first layer
+    times: dict[
+        str, list[float]
+    ]  # "as run" and, with the shortcut, "general path": seconds per step
+
+
+def scaling_recording(n: int) -> np.ndarray:
+    """n samples x 100 neurons of Poisson spike counts (mean 1)."""
+    rng = np.random.default_rng(n)
     X = np.empty((n, 100), dtype=np.float32)
     for start in range(0, n, 1_000_000):  # in blocks: no float64 temporary of the whole recording
         stop = min(n, start + 1_000_000)
         X[start:stop] = rng.poisson(1.0, (stop - start, 100))
-    y = random_walk(n, dims, rng)
+    return X
+
+
+def scaling_point(X: np.ndarray, dims: int) -> ScalingPoint:
+    """Prepare a time_delta fit of ``X`` with ``dims``-D random-walk behaviour, timing the one-off setup."""
+    n = X.shape[0]
+    y = random_walk(n, dims, np.random.default_rng(n + dims))
     est = ne.Estimator(
-        **SETTINGS, conditional="time_delta", max_iterations=steps, device="cpu", random_state=0
+        **SETTINGS, conditional="time_delta", max_iterations=1, device="cpu", random_state=0
     )
     est._check_params()
     start = time.perf_counter()
     run = est._prepare(X, y)
     setup = time.perf_counter() - start
-    solver, optimizer = run.solver, run.optimizer
-    torch.set_flush_denormal(True)
+    windows = 3 * SETTINGS["batch_size"]  # references, positives, negatives
+    return ScalingPoint(
+        n=n,
+        dims=dims,
+        setup=setup,
+        strategy=run.solver.sampler._index[0].strategy,
+        solver=run.solver,
+        optimizer=run.optimizer,
+        shortcut=run.solver._whole(0, windows),
+        times={},
+    )
 
-    def median_step() -> float:
-        per_step = []
-        for i in range(steps + 5):
+
+def time_steps(point: ScalingPoint, steps: int, general: bool) -> list[float]:
+    """Seconds of each of ``steps`` training steps (sampling, forward, loss, backward, optimiser step), after two
+    untimed ones; ``general`` turns the whole-recording shortcut off for them (window by window)."""
+    solver, optimizer = point.solver, point.optimizer
+    if general:
+        solver.whole_recording_fraction = 0.0  # this solver only
+    per_step = []
+    try:
+        for i in range(steps + 2):
             t0 = time.perf_counter()
             loss = solver.loss()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if i >= 5:
+            if i >= 2:
                 per_step.append(time.perf_counter() - t0)
-        return float(np.median(per_step))
-
-    step = median_step()
-    general = None
-    windows = 3 * SETTINGS["batch_size"]  # references, positives, negatives
-    if solver._whole(0, windows):
-        solver.whole_recording_fraction = 0.0  # this solver only: window by window
-        general = median_step()
-    strategy = solver.sampler._index[0].strategy
-    del run, X  # the recording (up to 4 GB) goes before the next point is built
-    return setup, step, strategy, general
+    finally:
+        solver.__dict__.pop("whole_recording_fraction", None)  # back to the class's value
+    return per_step
 
 
 def run_scaling(args: argparse.Namespace) -> list[str]:
     sizes = [10**3, 10**4] if args.quick else [10**4, 10**5, 10**6, 10**7]
     steps = 10 if args.quick else args.scaling_steps
+    rounds = 2 if args.quick else 10
+    torch.set_flush_denormal(True)
+    points = []
+    for n in sizes:
+        X = scaling_recording(n)  # shared by the 1-D and 2-D fits (up to 4 GB)
+        for dims in (1, 2):
+            points.append(scaling_point(X, dims))
+            print(f"scaling n={n:>9d} dims={dims}: set up in {points[-1].setup:.1f} s", flush=True)
+        del X
+    # every configuration in turn, in rounds: a slow moment of the machine falls on all of them alike
+    for r in range(rounds):
+        order = points if r % 2 == 0 else points[::-1]
+        for point in order:
+            for kind in ("as run", "general path") if point.shortcut else ("as run",):
+                point.times.setdefault(kind, []).extend(
+                    time_steps(point, steps // rounds, general=kind == "general path")
+                )
     lines = [
         "## Step time against recording length (`time_delta` positives, 100 neurons)",
         "",
         f"Median seconds per training step over {steps} steady-state steps (sampling, forward, loss, backward and "
-        "optimiser step); setup is the one-off `Estimator._prepare` (data to the device, nearest-neighbour index, "
-        "model), paid once per fit. A recording shorter than the rows one step reads takes a shortcut: the first "
-        "layer and block run once over the whole recording, which is fewer multiply-adds than window by window "
-        "when windows overlap. Where that applies, *general path* is the same steps timed with the shortcut off "
-        "(window by window, as on every longer recording); elsewhere it is the step time itself.",
+        f"optimiser step), taken in {rounds} rounds that go through every configuration in turn (so that the "
+        "machine's drift falls on all of them alike); setup is the one-off `Estimator._prepare` (data to the "
+        "device, nearest-neighbour index, model), paid once per fit. The data are Poisson spike counts with mean "
+        "1 (63 % of the entries are not zero: the dense first layer). A recording shorter than the rows one step "
+        "reads takes a shortcut: the first layer and block run once over the whole recording, which is fewer "
+        "multiply-adds than window by window when windows overlap. Where that applies, *general path* is the same "
+        "steps timed with the shortcut off (window by window, as on every longer recording); elsewhere it is the "
+        "step time itself.",
         "",
         "| samples | 1-D: ms/step | general path | setup (s) | search "
         "| 2-D: ms/step | general path | setup (s) | search |",
@@ -321,16 +366,16 @@ def run_scaling(args: argparse.Namespace) -> list[str]:
     rows: dict[tuple[int, str], list[float]] = {}
     for n in sizes:
         cells = [f"{n:.0e}".replace("e+0", "e")]
-        for dims in (1, 2):
-            setup, step, strategy, general = scaling_point(n, dims, steps)
-            general_step = step if general is None else general
-            rows.setdefault((dims, "as run"), []).append(step)
-            rows.setdefault((dims, "general path"), []).append(general_step)
-            shown = "same" if general is None else f"{general * 1e3:.1f}"
-            cells += [f"{step * 1e3:.1f}", shown, f"{setup:.1f}", strategy]
+        for point in (p for p in points if p.n == n):
+            step = float(np.median(point.times["as run"]))
+            general = float(np.median(point.times.get("general path", point.times["as run"])))
+            rows.setdefault((point.dims, "as run"), []).append(step)
+            rows.setdefault((point.dims, "general path"), []).append(general)
+            shown = f"{general * 1e3:.1f}" if point.shortcut else "same"
+            cells += [f"{step * 1e3:.1f}", shown, f"{point.setup:.1f}", point.strategy]
             print(
-                f"scaling n={n:>9d} dims={dims}: {step * 1e3:.1f} ms/step (general path "
-                f"{general_step * 1e3:.1f}), setup {setup:.1f} s",
+                f"scaling n={n:>9d} dims={point.dims}: {step * 1e3:.1f} ms/step (general path "
+                f"{general * 1e3:.1f})",
                 flush=True,
             )
         lines.append("| " + " | ".join(cells) + " |")
@@ -338,6 +383,7 @@ def run_scaling(args: argparse.Namespace) -> list[str]:
         f"{dims}-D {kind} {max(v) / min(v):.2f}x" for (dims, kind), v in sorted(rows.items())
     )
     lines += ["", f"Largest / smallest step time across sizes: {spread}."]
+    del points
     return lines
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from neuroembed.models.conv import conv_channels_last, conv_weight_matrix
+from neuroembed.models.conv import conv_channels_last
 from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
 from neuroembed.models.time_major import conv_time_major, supports_time_major, trunk_time_major
 from neuroembed.sampling import ContrastiveSampler, IndexBatch
@@ -271,21 +271,16 @@ class ContrastiveSolver:
         R = model.receptive_field
         self._data = data
         self._sparse: dict[int, SparseRecording | None] = {}
-        # row offsets, relative to a window's first sample, of the stem's im2col input (length x kernel)
-        self._offsets, self._stem_length, self._time = [], [], []
-        for stem in model.stems:
-            k = stem.kernel_size[0]
-            length = R - k + 1
-            dev = data[0].device
-            offsets = torch.arange(length, device=dev)[:, None] + torch.arange(k, device=dev)
-            # (length, 1, k): time-major, like the stem's output
-            self._offsets.append(offsets[:, None, :])
-            self._stem_length.append(length)
-            self._time.append(torch.arange(length, device=dev)[:, None])
+        dev = data[0].device
+        # row offsets of a window's samples relative to its first, (receptive field, 1): time-major
+        self._window = torch.arange(R, device=dev)[:, None]
+        # the length of each session's first-layer output per window, and its row offsets
+        self._stem_length = [R - stem.kernel_size[0] + 1 for stem in model.stems]
+        self._time = [torch.arange(length, device=dev)[:, None] for length in self._stem_length]
 
     #: The first layer is applied to the whole recording, then gathered per window, when the recording has fewer
     #: samples than this fraction of the rows the windows of a step read: the product is then smaller than the
-    #: window-by-window (im2col) product, and samples shared by several windows are multiplied once.
+    #: window-by-window product, and samples shared by several windows are multiplied once.
     whole_recording_fraction = 0.8
 
     def _whole(self, s: int, n_windows: int) -> bool:
@@ -337,9 +332,11 @@ class ContrastiveSolver:
                 h = F.gelu(h)
             rows = start + self._time[s]  # (length, n_windows)
             return torch.index_select(h, 0, rows.reshape(-1)).view(length, n_windows, -1)
-        rows = start[:, None] + self._offsets[s]
-        cols = torch.index_select(data, 0, rows.reshape(-1)).view(length, n_windows, -1)
-        out = F.linear(cols, conv_weight_matrix(stem), stem.bias)
+        # each window's samples, time-major (window length, n_windows, channels), then one product per kernel tap
+        # on views of them: half the rows an im2col copy (length x kernel) would gather
+        rows = start + self._window
+        windows = torch.index_select(data, 0, rows.reshape(-1)).view(rows.shape[0], n_windows, -1)
+        out = conv_time_major(windows, stem.weight, stem.bias)
         return F.gelu(out) if activate else out
 
     def compile(self) -> None:
@@ -353,11 +350,12 @@ class ContrastiveSolver:
         ``indices[s]`` is a list of index tensors for session ``s``; returns, for each group position ``g``, the
         embeddings of all sessions' ``indices[s][g]`` concatenated over sessions.
 
-        The windows are gathered straight from the resident recording, time-major, in the im2col layout of the
-        first convolution (one ``index_select``), and each session's stem is one matrix product. On a recording
-        shorter than the rows a step reads (see :attr:`whole_recording_fraction`), the stem and the first GELU
-        are instead applied once to every sample and the windows cut out of their output; with one session, the
-        first residual block runs on the whole recording too. The shared trunk runs once on the hidden activations
+        The windows are gathered straight from the resident recording, time-major (one ``index_select``), and
+        each session's stem is one matrix product per kernel tap on views of them. On a recording shorter than the
+        rows a step reads (see :attr:`whole_recording_fraction`), the stem and the first GELU are instead applied
+        once to every sample (as sparse products for sparse spike counts, see :attr:`max_sparse_density`) and the
+        windows cut out of their output; with one session, the first residual block runs on the whole recording
+        too. The shared trunk runs once on the hidden activations
         of every session together: time-major with its hand-written backward (:mod:`neuroembed.models.time_major`),
         or through the module's own forward under autocast, when compiled, and for MLP encoders.
         """
