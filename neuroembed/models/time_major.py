@@ -112,9 +112,8 @@ class _TrunkFunction(torch.autograd.Function):
         grad_h, grad_w, grad_b = _conv_backward(grad_out.contiguous(), inputs[-1], weights[-1])
         grads[:0] = [grad_w, grad_b]
         for j in range(n, -1, -1):
-            if (
-                ctx.gathered and j == ctx.n_whole
-            ):  # scatter the windows' gradient back onto the long sequence
+            # scatter the windows' gradient back onto the long sequence
+            if ctx.gathered and j == ctx.n_whole:
                 length, channels = ctx.long_shape[0], ctx.long_shape[2]
                 long = grad_h.new_zeros(length, channels)
                 long.index_add_(0, rows.reshape(-1), grad_h.reshape(-1, channels))
@@ -123,7 +122,9 @@ class _TrunkFunction(torch.autograd.Function):
                 break
             grad_pre = _gelu_backward(grad_h, pre_activations[j - 1])
             grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j - 1], weights[j - 1])
-            grad_in[1:-1] += grad_h  # the residual path
+            grad_in[1:-1].add_(
+                grad_h
+            )  # the residual path (not "+=", which would copy the slice onto itself)
             grad_h = grad_in
             grads[:0] = [grad_w, grad_b]
         grad_stem = grad_h if ctx.activated else _gelu_backward(grad_h, stem_out)
