@@ -1,6 +1,6 @@
 """Training speed of neuroembed side by side with CEBRA, scaling with recording length, and streamed transform memory.
 
-Three measurements, each written to ``results/speed.md`` (with the date, machine, load and versions):
+Four measurements, each written to ``results/speed.md`` (with the date, machine, load and versions):
 
 1. **Head to head.** neuroembed and CEBRA (``cebra`` from PyPI, installed only in the benchmark environment) train the
    same model (offset10, 32 hidden units, output dimension 8, batch 512, time offset 10, cosine distance, learning
@@ -12,15 +12,17 @@ Three measurements, each written to ``results/speed.md`` (with the date, machine
    neuroembed is also timed with its sparse first layer off (dense products, what dense data such as calcium
    traces get) and with ``precision="bfloat16"`` (not equal settings), and its steady-state step is split into
    sampling, forward, loss and backward + optimiser step.
-2. **Scaling.** Seconds per training step (steady state, after warm-up; the one-off setup, which builds the
+2. **Sparse first layer.** The first layer over a whole recording as dense and as sparse products, at several
+   fractions of non-zero entries (where neuroembed's threshold for the sparse products comes from).
+3. **Scaling.** Seconds per training step (steady state, after warm-up; the one-off setup, which builds the
    nearest-neighbour index, is reported beside it) for 10^4 .. 10^7 samples x 100 neurons with ``time_delta``
    positives on 1-D behaviour (sorted search) and on 2-D behaviour (k-d tree on the CPU).
-3. **Streamed transform.** A 10^7 x 100 float32 HDF5 dataset (4 GB) is embedded by ``transform`` straight from
+4. **Streamed transform.** A 10^7 x 100 float32 HDF5 dataset (4 GB) is embedded by ``transform`` straight from
    the file, in a fresh process whose peak resident memory (``VmHWM``) is reported.
 
 Run from the repository root, in an environment with neuroembed and ``cebra`` (see ``benchmarks/README.md``)::
 
-    python benchmarks/speed.py                 # everything, writes results/speed.md (about 20 minutes on 2 cores)
+    python benchmarks/speed.py                 # everything, writes results/speed.md (about 5 minutes on 2 cores)
     python benchmarks/speed.py --quick --output -   # smoke test: tiny sizes, prints the table only
     python benchmarks/speed.py --parts head    # only the head-to-head comparison
 
@@ -60,7 +62,7 @@ from quality import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
-PARTS = ("head", "scaling", "stream")
+PARTS = ("head", "sparse", "scaling", "stream")
 
 # the settings both systems share, in neuroembed's spelling (quality.cebra_kwargs translates them for CEBRA)
 SETTINGS = dict(
@@ -240,6 +242,63 @@ def run_head(args: argparse.Namespace, has_cebra: bool) -> list[str]:
         split = step_split(X, y, conditional, 20 if args.quick else 100)
         cells = " | ".join(f"{v:.1f}" for v in split.values())
         lines.append(f"| `{conditional}` | {cells} | {sum(split.values()):.1f} |")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 1b. sparse against dense products for the first layer over a whole recording
+# ---------------------------------------------------------------------------------------------------------------------
+def run_sparse(args: argparse.Namespace) -> list[str]:
+    """Forward and backward of the first layer (offset10's: kernel 2, 32 outputs) over a whole 8000 x 120 recording,
+    as dense products (``conv_time_major``) and as sparse ones (``conv_sparse_recording``), at several densities;
+    this is where ``ContrastiveSolver.max_sparse_density`` comes from."""
+    from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
+    from neuroembed.models.time_major import conv_time_major
+
+    n, channels = (2000, 40) if args.quick else (8000, 120)
+    repeats = 5 if args.quick else 50
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(32, channels, 2, generator=generator, requires_grad=True)
+    bias = torch.zeros(32, requires_grad=True)
+    grad = torch.randn(n - 1, 32, generator=generator)
+
+    def dense_layer(data: torch.Tensor) -> torch.Tensor:
+        return conv_time_major(data[:, None, :], weight, bias)[:, 0]
+
+    def seconds(run: Any) -> float:
+        times = []
+        for i in range(repeats + 3):
+            t0 = time.perf_counter()
+            run().backward(grad)
+            if i >= 3:
+                times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    lines = [
+        "## First layer over a whole recording: dense and sparse products",
+        "",
+        f"Forward and backward (weight and bias gradients) of offset10's first layer (kernel 2, 32 outputs) over a "
+        f"whole {n} x {channels} recording of spike counts with the given fraction of non-zero entries; median "
+        f"of {repeats}. neuroembed takes the sparse products when at most "
+        f"{ContrastiveSolver.max_sparse_density:.0%} of the entries are not zero.",
+        "",
+        "| non-zero entries | dense (ms) | sparse (ms) | dense / sparse |",
+        "|---|---|---|---|",
+    ]
+    torch.set_flush_denormal(True)
+    for density in (0.02, 0.05, 0.1, 0.2, 0.3):
+        mask = torch.rand(n, channels, generator=generator) < density
+        counts = torch.randint(1, 4, (n, channels), generator=generator).float()
+        data = counts * mask
+        recording = SparseRecording(data)
+        dense = seconds(functools.partial(dense_layer, data))
+        sparse = seconds(functools.partial(conv_sparse_recording, recording, weight, bias))
+        lines.append(
+            f"| {recording.density:.0%} | {dense * 1e3:.2f} | {sparse * 1e3:.2f} | {dense / sparse:.1f}x |"
+        )
+        print(
+            f"sparse first layer, density {density:.2f}: dense {dense * 1e3:.2f} ms, sparse {sparse * 1e3:.2f} ms"
+        )
     return lines
 
 
@@ -518,6 +577,7 @@ def main(argv: list[str] | None = None) -> str:
     loads = []
     runners: dict[str, Any] = {
         "head": lambda: run_head(args, cebra is not None),
+        "sparse": lambda: run_sparse(args),
         "scaling": lambda: run_scaling(args),
         "stream": lambda: run_stream(args),
     }

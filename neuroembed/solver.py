@@ -291,7 +291,7 @@ class ContrastiveSolver:
     #: The first layer runs over a whole recording as sparse products (:mod:`neuroembed.models.sparse`) on the CPU
     #: when at most this fraction of the recording's entries are not zero (binned spike counts: a few percent).
     #: The sparse products cost in proportion to the non-zero entries, the dense ones to all; on a 2-core CPU they
-    #: break even at about 20 % (``benchmarks/README.md``).
+    #: break even at about 20 % (the *sparse* part of ``benchmarks/speed.py``).
     max_sparse_density = 0.1
 
     def _sparse_recording(self, s: int) -> SparseRecording | None:
@@ -355,9 +355,9 @@ class ContrastiveSolver:
         rows a step reads (see :attr:`whole_recording_fraction`), the stem and the first GELU are instead applied
         once to every sample (as sparse products for sparse spike counts, see :attr:`max_sparse_density`) and the
         windows cut out of their output; with one session, the first residual block runs on the whole recording
-        too. The shared trunk runs once on the hidden activations
-        of every session together: time-major with its hand-written backward (:mod:`neuroembed.models.time_major`),
-        or through the module's own forward under autocast, when compiled, and for MLP encoders.
+        too. The shared trunk runs once on the hidden activations of every session together: time-major with its
+        hand-written backward (:mod:`neuroembed.models.time_major`), or through the module's own forward under
+        autocast, when compiled, and for MLP encoders.
         """
         time_major = self._time_major and not torch.is_autocast_enabled(self._data[0].device.type)
         trunk = self.model.trunk
