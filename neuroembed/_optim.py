@@ -66,8 +66,11 @@ class FusedAdam(torch.optim.Adam):
             return self._torch_step(closure)
         group = self.param_groups[0]
         beta1, beta2 = group["betas"]
-        for s in steps:
-            s += 1
+        if steps[0].device.type == "cpu":
+            for s in steps:  # on the CPU a loop of scalar adds is cheaper than torch's foreach fallback
+                s += 1
+        else:
+            torch._foreach_add_(steps, 1)
         torch._fused_adam_(
             params,
             grads,  # type: ignore[arg-type]

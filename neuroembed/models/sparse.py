@@ -48,6 +48,17 @@ class SparseRecording:
             self.columns = data.t().contiguous().to_sparse_csr()
         self.shape = (int(data.shape[0]), int(data.shape[1]))
         self.density = self.rows.values().numel() / max(1, data.numel())
+        self._buffers: dict[tuple[str, int, torch.dtype], torch.Tensor] = {}
+
+    def buffer(self, name: str, columns: int, dtype: torch.dtype) -> torch.Tensor:
+        """A ``(n_samples, columns)`` scratch tensor kept between calls (the products are written into it instead
+        of into a fresh allocation every step). Its contents are only valid until the next call."""
+        key = (name, columns, dtype)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty(
+                self.shape[0], columns, dtype=dtype, device=self.rows.device
+            )
+        return self._buffers[key]
 
     @staticmethod
     def density_of(data: torch.Tensor) -> float:
@@ -64,7 +75,10 @@ class _SparseConv(torch.autograd.Function):
         length = recording.shape[0] - k + 1
         # one product for all taps: tap i's output channels are the columns i * out .. (i + 1) * out
         taps = weight.permute(1, 2, 0).reshape(in_channels, k * out_channels)
-        full = recording.rows @ taps  # (n_samples, k * out)
+        full = recording.buffer("output", k * out_channels, taps.dtype)  # (n_samples, k * out)
+        torch.addmm(
+            full, recording.rows, taps, beta=0.0, out=full
+        )  # beta 0: the buffer's contents are not read
         out = torch.add(full[:length, :out_channels], bias)
         for i in range(1, k):
             out += full[i : i + length, i * out_channels : (i + 1) * out_channels]
@@ -81,7 +95,7 @@ class _SparseConv(torch.autograd.Function):
         grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             # tap i's weight gradient is sum_t grad[t] x[t + i]: place grad at rows i .. i + length of block i
-            shifted = grad.new_empty(recording.shape[0], k * out_channels)
+            shifted = recording.buffer("gradient", k * out_channels, grad.dtype)
             for i in range(k):
                 block = shifted[:, i * out_channels : (i + 1) * out_channels]
                 block[i : i + length] = grad

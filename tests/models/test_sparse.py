@@ -94,3 +94,25 @@ def test_bad_shapes():
         conv_sparse_recording(recording, torch.zeros(2, 4, 5), torch.zeros(2))
     with pytest.raises(ValueError, match="data must be 2-D"):
         SparseRecording(torch.zeros(3))
+
+
+def test_scratch_buffers_are_reused_and_their_stale_contents_never_read():
+    x = _spikes(30, 5, 0.3, seed=5)
+    recording = SparseRecording(x)
+    weight = torch.randn(3, 5, 2, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    conv_sparse_recording(recording, weight, bias).sum().backward()
+    buffers = dict(recording._buffers)
+    assert {name for name, _, _ in buffers} == {"output", "gradient"}
+    for buffer in buffers.values():
+        buffer.fill_(float("nan"))  # what a previous step left there must not matter
+    weight.grad = bias.grad = None
+    got = conv_sparse_recording(recording, weight, bias)
+    got.sum().backward()
+    assert all(recording._buffers[key] is buffers[key] for key in buffers)
+    want = _dense_conv(x, weight, bias)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    grad_weight = weight.grad.clone()
+    weight.grad = None
+    want.sum().backward()
+    torch.testing.assert_close(grad_weight, weight.grad, rtol=1e-12, atol=1e-12)
