@@ -23,6 +23,16 @@ def _step(params, optimizer, grads):
     optimizer.step()
 
 
+def _step_both(ours, opt, theirs, ref, generator, steps, without_grad_at=None):
+    """``steps`` steps of both optimisers on the same random gradients (parameter 1 without one at a given step)."""
+    for i in range(steps):
+        grads = [torch.randn(s, generator=generator) for s in SHAPES]
+        if i == without_grad_at:
+            grads[1] = None
+        _step(ours, opt, grads)
+        _step(theirs, ref, grads)
+
+
 def _assert_same(ours, opt, theirs, ref):
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
     sa, sb = opt.state_dict(), ref.state_dict()
@@ -53,16 +63,10 @@ def test_same_updates_and_state_as_torch_adam(kwargs):
 def test_resumed_from_a_state_dict():
     ours, opt, theirs, ref = _pair(lr=1e-2)
     g = torch.Generator().manual_seed(2)
-    for _ in range(3):
-        grads = [torch.randn(s, generator=g) for s in SHAPES]
-        _step(ours, opt, grads)
-        _step(theirs, ref, grads)
+    _step_both(ours, opt, theirs, ref, g, 3)
     resumed = FusedAdam(ours, lr=1e-2)
     resumed.load_state_dict(opt.state_dict())
-    for _ in range(3):
-        grads = [torch.randn(s, generator=g) for s in SHAPES]
-        _step(ours, resumed, grads)
-        _step(theirs, ref, grads)
+    _step_both(ours, resumed, theirs, ref, g, 3)
     _assert_same(ours, resumed, theirs, ref)
 
 
@@ -70,12 +74,7 @@ def test_off_the_fast_path_it_is_torch_adam():
     # a parameter without a gradient, a closure, and a second parameter group all take torch's own step
     ours, opt, theirs, ref = _pair(lr=1e-2)
     g = torch.Generator().manual_seed(3)
-    for i in range(4):
-        grads = [torch.randn(s, generator=g) for s in SHAPES]
-        if i == 2:
-            grads[1] = None
-        _step(ours, opt, grads)
-        _step(theirs, ref, grads)
+    _step_both(ours, opt, theirs, ref, g, 4, without_grad_at=2)
     _assert_same(ours, opt, theirs, ref)
 
     loss_value = opt.step(closure=lambda: 1.5)
