@@ -550,7 +550,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--iterations", type=int, default=200, help="iterations per head-to-head fit"
     )
     parser.add_argument(
-        "--repeats", type=int, default=3, help="fits per system and conditional (>= 3)"
+        "--repeats", type=int, default=5, help="fits per system and conditional (>= 3)"
     )
     parser.add_argument(
         "--scaling-steps", type=int, default=100, help="timed steps per scaling point"
