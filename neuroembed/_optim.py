@@ -41,12 +41,16 @@ class FusedAdam(torch.optim.Adam):
             return None
         if group.get("decoupled_weight_decay", False):
             return None
+        if any(isinstance(v, torch.Tensor) for v in (group["lr"], *group["betas"])):
+            return None
         if self._lists is None:
             params = group["params"]
             if not params or any(
                 p not in self.state or "exp_avg" not in self.state[p] for p in params
             ):
                 return None  # the first step creates the state
+            if len({(p.device, p.dtype) for p in params}) > 1:
+                return None  # one fused call takes tensors of one device and dtype
             self._lists = (
                 list(params),
                 [self.state[p]["exp_avg"] for p in params],
@@ -67,7 +71,9 @@ class FusedAdam(torch.optim.Adam):
         group = self.param_groups[0]
         beta1, beta2 = group["betas"]
         if steps[0].device.type == "cpu":
-            for s in steps:  # on the CPU a loop of scalar adds is cheaper than torch's foreach fallback
+            for (
+                s
+            ) in steps:  # on the CPU a loop of scalar adds is cheaper than torch's foreach fallback
                 s += 1
         else:
             torch._foreach_add_(steps, 1)

@@ -113,3 +113,21 @@ def test_make_adam():
     params = [torch.nn.Parameter(torch.zeros(3))]
     opt = make_adam(params, 0.01)
     assert isinstance(opt, FusedAdam) and opt.param_groups[0]["lr"] == 0.01
+
+
+def test_mixed_dtypes_and_tensor_learning_rates_take_torch_step():
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2).double())]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt, ref = FusedAdam(ours, lr=1e-2), torch.optim.Adam(theirs, lr=1e-2, fused=True)
+    for _ in range(3):
+        grads = [torch.ones(3), torch.ones(2, dtype=torch.float64)]
+        _step(ours, opt, grads)
+        _step(theirs, ref, grads)
+    assert opt._fast_lists() is None
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    params = [torch.nn.Parameter(torch.randn(3))]
+    tensor_lr = FusedAdam(params, lr=torch.tensor(1e-2))
+    # after a step the state exists: only the tensor learning rate stops the fast path
+    _step(params, tensor_lr, [torch.ones(3)])
+    assert tensor_lr.state and tensor_lr._fast_lists() is None
