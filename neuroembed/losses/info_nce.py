@@ -238,7 +238,18 @@ def info_nce_parts(
             f"({type(positive_in_denominator).__name__})."
         )
 
-    if _fused_applies(anchor, positive, negatives, temperature, distance, positive_in_denominator):
+    # CEBRA's case (cosine, negatives shared by all anchors, positive outside the denominator, a temperature
+    # without gradient) in float32 or float64: one function with a hand-written backward
+    fused = (
+        distance == "cosine"
+        and negatives.ndim == 2
+        and not positive_in_denominator
+        and anchor.dtype in (torch.float32, torch.float64)
+        and anchor.dtype == positive.dtype == negatives.dtype
+        and anchor.device == positive.device == negatives.device
+        and not (isinstance(temperature, Tensor) and temperature.requires_grad)
+    )
+    if fused:
         return _CosineSharedInfoNCE.apply(anchor, positive, negatives, temperature)
     return _parts_autograd(
         anchor, positive, negatives, temperature, distance, positive_in_denominator
@@ -261,27 +272,6 @@ def _parts_autograd(
     alignment = -pos.mean()
     uniformity = torch.logsumexp(neg, dim=1).mean()
     return alignment + uniformity, alignment, uniformity
-
-
-def _fused_applies(
-    anchor: Tensor,
-    positive: Tensor,
-    negatives: Tensor,
-    temperature: Temperature,
-    distance: str,
-    positive_in_denominator: bool,
-) -> bool:
-    """Whether :class:`_CosineSharedInfoNCE` computes these parts: CEBRA's case (cosine, negatives shared by all
-    anchors, positive outside the denominator, a temperature without gradient) in float32 or float64."""
-    return (
-        distance == "cosine"
-        and negatives.ndim == 2
-        and not positive_in_denominator
-        and anchor.dtype in (torch.float32, torch.float64)
-        and anchor.dtype == positive.dtype == negatives.dtype
-        and anchor.device == positive.device == negatives.device
-        and not (isinstance(temperature, Tensor) and temperature.requires_grad)
-    )
 
 
 def _unit_rows(x: Tensor) -> tuple[Tensor, Tensor]:
