@@ -216,12 +216,6 @@ class ContrastiveSampler:
     def _behaviour_batch(self, refs, negs, time_pos) -> IndexBatch:
         n = len(self.sessions)
         B = self.batch_size
-        if n == 1:  # one session answers its own queries, its references excluded
-            s, ref = self.sessions[0], refs[0]
-            labels = s.labels[ref] if self.conditional == "mixed" else None
-            targets = self._behaviour_targets(0, ref)
-            found = self._index[0].query(targets, labels, ref - s.lo)
-            return IndexBatch(refs, [found + s.lo], negs, None, time_pos)
         targets = torch.cat([self._behaviour_targets(i, r) for i, r in enumerate(refs)])
         labels = None
         if self.conditional == "mixed":
