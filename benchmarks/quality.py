@@ -20,6 +20,13 @@ run-to-run consistency R^2 between the embeddings of every two seeds (:func:`neu
 of the two directions; with more than two seeds the mean and range over pairs), and the wall-clock seconds of one
 ``fit``. A "raw counts" row decodes from the neural data itself, for scale.
 
+Each seed is a paired comparison: by default (``--init shared``) both systems start from the same initial weights,
+neuroembed's for ``random_state=seed``, copied into CEBRA's model when CEBRA builds it (the two offset10 models have
+the same layers in the same order, and the same torch seed gives both the same weights). The initial weights alone
+decide whether a run of ``linear_track`` grows a fourth embedding dimension for running direction, in either system
+(``init_study.py``), so unpaired seeds compare draws of the initialisation as much as the two implementations.
+``--init own`` lets each system draw its own weights (CEBRA's from ``torch.manual_seed(seed)``).
+
 Run from the repository root, in an environment with neuroembed and (optionally) ``cebra`` installed::
 
     python benchmarks/quality.py                      # the full run (results/quality.md)
@@ -31,6 +38,7 @@ Without ``cebra`` the script runs neuroembed alone and says so in the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -38,6 +46,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -181,10 +190,64 @@ def fit_neuroembed(
     return est.transform(x_all), seconds
 
 
+def neuroembed_initial_weights(
+    x_train: np.ndarray, y_train: np.ndarray, seed: int
+) -> list[torch.Tensor]:
+    """The parameters neuroembed's encoder starts from with ``random_state=seed`` (before its first step)."""
+    est = ne.Estimator(**SETTINGS, max_iterations=1, random_state=seed)
+    # the benchmark reads neuroembed's own set-up; the estimator has no public way to hand out untrained weights
+    encoder = est._prepare(x_train, y_train).encoder
+    return [p.detach().cpu().clone() for p in encoder.parameters()]
+
+
+@contextlib.contextmanager
+def cebra_starts_from(weights: list[torch.Tensor]) -> Iterator[None]:
+    """Make the CEBRA model built inside the block start from ``weights`` (neuroembed's, same layer order).
+
+    CEBRA builds its models with ``cebra.models.init``; the one whose parameter shapes are those of ``weights`` gets
+    them copied in (CEBRA also builds a throw-away one-neuron model to read the receptive field, which is left alone).
+    Raises ``RuntimeError`` when no model of those shapes was built, so a change inside CEBRA cannot go unnoticed.
+    """
+    import cebra.models
+
+    original = cebra.models.init
+    shapes = [tuple(w.shape) for w in weights]
+    copied = []
+
+    def init(*args: Any, **kwargs: Any) -> torch.nn.Module:
+        model = original(*args, **kwargs)
+        params = list(model.parameters())
+        if [tuple(p.shape) for p in params] == shapes:
+            with torch.no_grad():
+                for p, w in zip(params, weights):
+                    p.copy_(w)
+            copied.append(model)
+        return model
+
+    cebra.models.init = init
+    try:
+        yield
+    finally:
+        cebra.models.init = original
+    if not copied:
+        raise RuntimeError(
+            f"CEBRA built no model with neuroembed's parameter shapes {shapes}: cannot share the initial weights."
+        )
+
+
 def fit_cebra(
-    x_train: np.ndarray, y_train: np.ndarray, x_all: np.ndarray, iterations: int, seed: int
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_all: np.ndarray,
+    iterations: int,
+    seed: int,
+    initial_weights: list[torch.Tensor] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Fit CEBRA on the training block; return the embedding of the whole recording and the fit seconds."""
+    """Fit CEBRA on the training block; return the embedding of the whole recording and the fit seconds.
+
+    With ``initial_weights`` CEBRA's model starts from them (see :func:`cebra_starts_from`); without, from its own
+    initialisation under ``torch.manual_seed(seed)``.
+    """
     import cebra
 
     torch.set_flush_denormal(True)
@@ -193,8 +256,14 @@ def fit_cebra(
     torch.manual_seed(seed)
     np.random.seed(seed)  # noqa: NPY002  (the global state is what CEBRA would read)
     model = cebra.CEBRA(**cebra_kwargs(SETTINGS), max_iterations=iterations)
+    shared = (
+        cebra_starts_from(initial_weights)
+        if initial_weights is not None
+        else contextlib.nullcontext()
+    )
     t0 = time.perf_counter()
-    model.fit(x_train, y_train)
+    with shared:
+        model.fit(x_train, y_train)
     seconds = time.perf_counter() - t0
     return np.asarray(model.transform(x_all), dtype=np.float32), seconds
 
@@ -229,7 +298,12 @@ def run_consistency(embeddings: list[np.ndarray]) -> list[float]:
 
 
 def run_dataset(
-    data: Data, systems: list[str], seeds: list[int], iterations: int, log: Any
+    data: Data,
+    systems: list[str],
+    seeds: list[int],
+    iterations: int,
+    log: Any,
+    shared_init: bool = True,
 ) -> list[Result]:
     n_train = int(np.floor(TRAIN_FRACTION * data.neural.shape[0]))
     x_train, y_train = data.neural[:n_train], data.behaviour[:n_train]
@@ -238,8 +312,13 @@ def run_dataset(
     results = [raw]
     by_system = {name: Result(data.name, name) for name in systems}
     for seed in seeds:
+        extra: dict[str, Any] = {}
+        if shared_init and "CEBRA" in systems:
+            extra["CEBRA"] = {"initial_weights": neuroembed_initial_weights(x_train, y_train, seed)}
         for name in systems:  # alternate systems seed by seed, so that load changes hit both alike
-            embedding, seconds = SYSTEMS[name](x_train, y_train, data.neural, iterations, seed)
+            embedding, seconds = SYSTEMS[name](
+                x_train, y_train, data.neural, iterations, seed, **extra.get(name, {})
+            )
             res = by_system[name]
             res.embeddings.append(embedding)
             res.seconds.append(seconds)
@@ -319,6 +398,7 @@ def format_table(
     loads: tuple[tuple[float, float, float], tuple[float, float, float]],
     wall_seconds: float,
     command: str = "python benchmarks/quality.py",
+    shared_init: bool = True,
 ) -> str:
     now = datetime.datetime.now().astimezone()
     before, after = loads
@@ -342,8 +422,14 @@ def format_table(
         f"{SETTINGS['temperature']:g} (constant), learning rate {SETTINGS['learning_rate']:g}, "
         f"{iterations} iterations, conditional time_delta, cosine distance, CPU, "
         "`torch.set_flush_denormal(True)`",
-        f"- seeds {', '.join(map(str, seeds))} (neuroembed: `random_state`; CEBRA: `torch.manual_seed` and "
-        "`np.random.seed` before each fit, which seed its weights but not its batch sampler)"
+        f"- seeds {', '.join(map(str, seeds))}: "
+        + (
+            "**both systems start each seed from the same initial weights**, neuroembed's for that `random_state`, "
+            "copied into CEBRA's model as CEBRA builds it; batches differ (CEBRA's sampler cannot be seeded)"
+            if shared_init
+            else "each system's own initial weights (neuroembed: `random_state`; CEBRA: `torch.manual_seed` and "
+            "`np.random.seed` before each fit, which seed its weights but not its batch sampler)"
+        )
         + ("; **quick mode: tiny smoke-test run, not a benchmark**" if quick else ""),
         f"- protocol: train on the first {TRAIN_FRACTION:.0%} of each recording, embed all of it with each "
         "system's own `transform`, decode column 0 of the behaviour on the last "
@@ -412,6 +498,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"markdown file to write (default {DEFAULT_OUTPUT.relative_to(REPO)}; '-' writes nothing; quick runs "
         "write nothing unless given)",
     )
+    parser.add_argument(
+        "--init",
+        choices=["shared", "own"],
+        default="shared",
+        help="initial weights per seed: 'shared' (default) gives CEBRA neuroembed's initial weights for that seed, "
+        "so each seed is a paired comparison; 'own' lets each system draw its own",
+    )
     parser.add_argument("--rat-path", type=Path, default=DEFAULT_RAT, help="the buddy.jl file")
     parser.add_argument(
         "--save-embeddings",
@@ -449,7 +542,14 @@ def main(argv: list[str] | None = None) -> str:
             continue
         print(f"{data.description}: {iterations} iterations, seeds {args.seeds}", file=sys.stderr)
         datasets.append(data)
-        results += run_dataset(data, systems, list(args.seeds), iterations, sys.stderr)
+        results += run_dataset(
+            data,
+            systems,
+            list(args.seeds),
+            iterations,
+            sys.stderr,
+            shared_init=args.init == "shared",
+        )
     if args.save_embeddings is not None:
         arrays = {
             f"{res.dataset}/{res.system}/seed{seed}": emb
@@ -476,6 +576,7 @@ def main(argv: list[str] | None = None) -> str:
         command=shlex.join(
             ["python", "benchmarks/quality.py", *(sys.argv[1:] if argv is None else argv)]
         ),
+        shared_init=args.init == "shared",
     )
     print(table)
     default = None if args.quick else str(DEFAULT_OUTPUT)

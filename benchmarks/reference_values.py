@@ -33,10 +33,11 @@ with a stated tolerance (float32: 1e-5, float64: 1e-12, both relative to the ref
    ``cebra.sklearn.metrics.infonce_to_goodness_of_fit`` for several loss values, batch sizes and session counts, and
    :func:`neuroembed.metrics.goodness_of_fit_history` on the loss history of a fitted CEBRA model against CEBRA's own
    ``goodness_of_fit_history``; then the number of negatives each system's multi-session fit uses (its chance level).
-5. **Receptive field and output shape.** The ``(left, right)`` window of every shared model name
+5. **Models: receptive field, weights, output shape.** The ``(left, right)`` window of every shared model name
    (``neuroembed.models.MODELS[name]`` with :func:`neuroembed.models.conv.window_offsets`, CEBRA's
-   ``cebra.models.init(name + "-model").get_offset()``), their parameter counts (for information) and the output
-   shape of ``Estimator(model="offset10").fit(X, y).transform(X)`` against
+   ``cebra.models.init(name + "-model").get_offset()``), their parameter counts (for information); for the
+   convolutional models, the initial weights after the same ``torch.manual_seed`` (identical) and the outputs once
+   both hold the same weights (float64); and the output shape of ``Estimator(model="offset10").fit(X, y).transform(X)`` against
    ``cebra.CEBRA(model_architecture="offset10-model").fit(X, y).transform(X)`` after 5 iterations, single- and
    multi-session.
 
@@ -724,6 +725,8 @@ def check_models(fitted: dict[str, Any]) -> list[Row]:
             )
         )
 
+    rows += _same_weights_rows(n_neurons, hidden, out)
+
     x1, x2 = fitted["x1"], fitted["x2"]
     ours, theirs = fitted["ne_single"], fitted["cebra_single"][0]
     ours_multi, theirs_multi = fitted["ne_multi"][0], fitted["cebra_multi"][0]
@@ -758,6 +761,59 @@ def check_models(fitted: dict[str, Any]) -> list[Row]:
                 diff="-",
                 tolerance="equal shape, one row per sample",
                 agrees=_verdict(a_shape == b_shape == (n, 8)),
+            )
+        )
+    return rows
+
+
+def _same_weights_rows(n_neurons: int, hidden: int, out: int, seed: int = 0) -> list[Row]:
+    """The convolutional models: initial weights under one torch seed, and outputs once given the same weights."""
+    import cebra.models
+
+    rows = []
+    for name in ("offset5", "offset10", "offset36"):
+        torch.manual_seed(seed)
+        ours = ne.models.MODELS[name](n_neurons, hidden, out)
+        torch.manual_seed(seed)
+        theirs = cebra.models.init(
+            f"{name}-model", num_neurons=n_neurons, num_units=hidden, num_output=out
+        )
+        mine, other = list(ours.parameters()), list(theirs.parameters())
+        same_shapes = [p.shape for p in mine] == [p.shape for p in other]
+        init_diff = (
+            max((a - b).abs().max().item() for a, b in zip(mine, other))
+            if same_shapes
+            else math.inf
+        )
+        rows.append(
+            Row(
+                check=f"`{name}` vs `{name}-model`: initial weights after the same `torch.manual_seed`",
+                cases=f"seed {seed}; {n_neurons} neurons, {hidden} hidden units, output {out}",
+                neuroembed=f"{len(mine)} tensors",
+                cebra=f"{len(other)} tensors",
+                diff=_e(init_diff),
+                tolerance="0 (identical)",
+                agrees=_verdict(init_diff == 0),
+            )
+        )
+        ours, theirs = ours.double(), theirs.double()
+        with torch.no_grad():
+            for a, b in zip(ours.parameters(), theirs.parameters()) if same_shapes else ():
+                a.copy_(b + 0.01 * torch.randn_like(b))
+                b.copy_(a)
+            x = torch.randn(16, n_neurons, ours.receptive_field + 6, dtype=torch.float64)
+            y_ours, y_theirs = ours(x), theirs(x)
+        same_out = same_shapes and y_ours.shape == y_theirs.shape
+        diff = (y_ours - y_theirs).abs().max().item() if same_out else math.inf
+        rows.append(
+            Row(
+                check=f"`{name}` vs `{name}-model`: output given the same weights, float64",
+                cases=f"16 inputs of {ours.receptive_field + 6} samples; weights: the init plus noise",
+                neuroembed=str(tuple(y_ours.shape)),
+                cebra=str(tuple(y_theirs.shape)),
+                diff=_e(diff),
+                tolerance="1e-12",
+                agrees=_verdict(diff <= 1e-12),
             )
         )
     return rows
@@ -941,7 +997,7 @@ def main(argv: list[str] | None = None) -> str:
             session_detail + NOTES_SESSIONS + [""],
         ),
         ("4. Goodness of fit", gof_rows, [NOTE_NEGATIVES, ""]),
-        ("5. Receptive field and output shape", model_rows, [NOTE_PARAMETERS, ""]),
+        ("5. Models: receptive field, weights, output shape", model_rows, [NOTE_PARAMETERS, ""]),
     ]
     report = format_report(
         sections,
