@@ -211,27 +211,13 @@ def part_search(behaviour: np.ndarray, n_train: int, draws: int) -> list[str]:
 def part_init(data: tuple, init_seed: int, others: list[int], iterations: int) -> list[str]:
     x_all, y_all, direction, n = data
     lines = list(FIT_HEADER)
-    for other in others:
-        with neuroembed_seeds(init_seed, other):
+    # init_seed's weights with the others' batches, then the others' weights with init_seed's batches
+    crossed = [(init_seed, other) for other in others] + [(other, init_seed) for other in others]
+    for weights_seed, batch_seed in crossed:
+        with neuroembed_seeds(weights_seed, batch_seed):
             emb, sec = fit_neuroembed(x_all[:n], y_all[:n], x_all, 0, iterations)
-        lines.append(
-            row(
-                f"neuroembed, weights of seed {init_seed}, batches of seed {other}",
-                measures(emb, y_all, direction),
-                sec,
-            )
-        )
-        print(lines[-1], file=sys.stderr, flush=True)
-    for other in others:
-        with neuroembed_seeds(other, init_seed):
-            emb, sec = fit_neuroembed(x_all[:n], y_all[:n], x_all, 0, iterations)
-        lines.append(
-            row(
-                f"neuroembed, weights of seed {other}, batches of seed {init_seed}",
-                measures(emb, y_all, direction),
-                sec,
-            )
-        )
+        what = f"neuroembed, weights of seed {weights_seed}, batches of seed {batch_seed}"
+        lines.append(row(what, measures(emb, y_all, direction), sec))
         print(lines[-1], file=sys.stderr, flush=True)
     return lines
 

@@ -532,6 +532,8 @@ def main(argv: list[str] | None = None) -> str:
         print("cebra is not installed: running neuroembed only", file=sys.stderr)
         systems.remove("CEBRA")
 
+    # the header's wording too: with neuroembed alone there is nothing to share
+    shared_init = args.init == "shared" and "CEBRA" in systems
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     results: list[Result] = []
@@ -548,7 +550,7 @@ def main(argv: list[str] | None = None) -> str:
             list(args.seeds),
             iterations,
             sys.stderr,
-            shared_init=args.init == "shared",
+            shared_init=shared_init,
         )
     if args.save_embeddings is not None:
         arrays = {
@@ -576,7 +578,7 @@ def main(argv: list[str] | None = None) -> str:
         command=shlex.join(
             ["python", "benchmarks/quality.py", *(sys.argv[1:] if argv is None else argv)]
         ),
-        shared_init=args.init == "shared",
+        shared_init=shared_init,
     )
     print(table)
     default = None if args.quick else str(DEFAULT_OUTPUT)
