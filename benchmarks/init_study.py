@@ -54,10 +54,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import (  # noqa: E402
     SETTINGS,
     TRAIN_FRACTION,
-    cebra_kwargs,
-    cebra_starts_from,
     cebra_version,
     cpu_model,
+    decode_error,
+    fit_cebra,
+    fit_neuroembed,
     git_revision,
     neuroembed_initial_weights,
     package_version,
@@ -86,8 +87,11 @@ def measures(
     centred = embedding - embedding.mean(0)
     sv = np.linalg.svd(centred, compute_uv=False) / np.sqrt(len(embedding))
     r2 = LinearRegression().fit(embedding, direction).score(embedding, direction)
-    err = ne.metrics.decode(embedding, behaviour[:, 0], train_fraction=TRAIN_FRACTION, method="knn")
-    return {"direction_r2": float(r2), "sv4": float(sv[3]), "knn": float(err["knn_median_error"])}
+    return {
+        "direction_r2": float(r2),
+        "sv4": float(sv[3]),
+        "knn": decode_error(embedding, behaviour[:, 0]),
+    }
 
 
 def row(what: str, m: dict[str, float], seconds: float) -> str:
@@ -136,28 +140,6 @@ def cebra_like_query(
         - 2 * torch.einsum("ni,mi->nm", x, queries)
     )
     return torch.argmin(d, dim=0)
-
-
-def fit_neuroembed(
-    x: np.ndarray, y: np.ndarray, x_all: np.ndarray, seed: int, iterations: int
-) -> tuple[np.ndarray, float]:
-    est = ne.Estimator(**SETTINGS, max_iterations=iterations, random_state=seed)
-    t0 = time.perf_counter()
-    est.fit(x, y)
-    return est.transform(x_all), time.perf_counter() - t0
-
-
-def fit_cebra_from(
-    x: np.ndarray, y: np.ndarray, x_all: np.ndarray, weights: list[torch.Tensor], iterations: int
-) -> tuple[np.ndarray, float]:
-    import cebra
-
-    model = cebra.CEBRA(**cebra_kwargs(SETTINGS), max_iterations=iterations)
-    t0 = time.perf_counter()
-    with cebra_starts_from(weights):
-        model.fit(x, y)
-    seconds = time.perf_counter() - t0
-    return np.asarray(model.transform(x_all), dtype=np.float32), seconds
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -215,7 +197,7 @@ def part_init(data: tuple, init_seed: int, others: list[int], iterations: int) -
     crossed = [(init_seed, other) for other in others] + [(other, init_seed) for other in others]
     for weights_seed, batch_seed in crossed:
         with neuroembed_seeds(weights_seed, batch_seed):
-            emb, sec = fit_neuroembed(x_all[:n], y_all[:n], x_all, 0, iterations)
+            emb, sec = fit_neuroembed(x_all[:n], y_all[:n], x_all, iterations, 0)
         what = f"neuroembed, weights of seed {weights_seed}, batches of seed {batch_seed}"
         lines.append(row(what, measures(emb, y_all, direction), sec))
         print(lines[-1], file=sys.stderr, flush=True)
@@ -228,7 +210,9 @@ def part_cebra(data: tuple, seeds: list[int], runs: int, iterations: int) -> lis
     for seed in seeds:
         weights = neuroembed_initial_weights(x_all[:n], y_all[:n], seed)
         for run in range(runs):
-            emb, sec = fit_cebra_from(x_all[:n], y_all[:n], x_all, weights, iterations)
+            emb, sec = fit_cebra(
+                x_all[:n], y_all[:n], x_all, iterations, seed, initial_weights=weights
+            )
             lines.append(
                 row(
                     f"CEBRA from neuroembed's weights of seed {seed}, run {run}",
@@ -251,7 +235,7 @@ def part_cebra_search(data: tuple, seeds: list[int], iterations: int) -> list[st
         ]:
             ne_neighbours.NearestNeighbours.query = query
             try:
-                emb, sec = fit_neuroembed(x_all[:n], y_all[:n], x_all, seed, iterations)
+                emb, sec = fit_neuroembed(x_all[:n], y_all[:n], x_all, iterations, seed)
             finally:
                 ne_neighbours.NearestNeighbours.query = original
             lines.append(

@@ -71,9 +71,8 @@ class FusedAdam(torch.optim.Adam):
         group = self.param_groups[0]
         beta1, beta2 = group["betas"]
         if steps[0].device.type == "cpu":
-            for (
-                s
-            ) in steps:  # on the CPU a loop of scalar adds is cheaper than torch's foreach fallback
+            # on the CPU a loop of scalar adds is cheaper than torch's foreach fallback
+            for s in steps:
                 s += 1
         else:
             torch._foreach_add_(steps, 1)

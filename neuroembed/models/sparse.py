@@ -76,9 +76,8 @@ class _SparseConv(torch.autograd.Function):
         # one product for all taps: tap i's output channels are the columns i * out .. (i + 1) * out
         taps = weight.permute(1, 2, 0).reshape(in_channels, k * out_channels)
         full = recording.buffer("output", k * out_channels, taps.dtype)  # (n_samples, k * out)
-        torch.addmm(
-            full, recording.rows, taps, beta=0.0, out=full
-        )  # beta 0: the buffer's contents are not read
+        # beta 0: the buffer's contents are not read
+        torch.addmm(full, recording.rows, taps, beta=0.0, out=full)
         out = torch.add(full[:length, :out_channels], bias)
         for i in range(1, k):
             out += full[i : i + length, i * out_channels : (i + 1) * out_channels]

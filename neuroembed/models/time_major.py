@@ -122,9 +122,8 @@ class _TrunkFunction(torch.autograd.Function):
                 break
             grad_pre = _gelu_backward(grad_h, pre_activations[j - 1])
             grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j - 1], weights[j - 1])
-            grad_in[1:-1].add_(
-                grad_h
-            )  # the residual path (not "+=", which would copy the slice onto itself)
+            # the residual path (not "+=", which would copy the slice onto itself)
+            grad_in[1:-1].add_(grad_h)
             grad_h = grad_in
             grads[:0] = [grad_w, grad_b]
         grad_stem = grad_h if ctx.activated else _gelu_backward(grad_h, stem_out)
