@@ -16,6 +16,7 @@ from neuroembed.datasets.rat_hippocampus import (
     load_rat_hippocampus,
 )
 from neuroembed.datasets.reaching import reaching
+from neuroembed.datasets.ring_manifold import ring_manifold
 
 __all__ = [
     "RATS",
@@ -25,4 +26,5 @@ __all__ = [
     "linear_track",
     "load_rat_hippocampus",
     "reaching",
+    "ring_manifold",
 ]

@@ -23,6 +23,56 @@ def _reflected_walk(
     return np.where(folded > 1.0, 2.0 - folded, folded)
 
 
+def slow_noise(
+    n_samples: int, n_dims: int, timescale: float, bin_size: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Unit-variance Gaussian noise, an AR(1) process with time constant ``timescale`` s (0: white noise)."""
+    white = rng.normal(0.0, 1.0, (n_samples, n_dims))
+    if timescale > 0:
+        rho = np.exp(-bin_size / timescale)
+        white[1:] *= np.sqrt(1.0 - rho**2)
+        white = scipy.signal.lfilter([1.0], [1.0, -rho], white, axis=0)
+    return white
+
+
+def perceptron_counts(
+    latent: np.ndarray,
+    n_neurons: int,
+    hidden_units: int,
+    mean_rate: float,
+    bin_size: float,
+    noise: str,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rates (Hz) and noisy observations of neurons driven by ``latent`` through a random perceptron.
+
+    A random two-layer perceptron (tanh hidden layer) maps the latent to log firing rates; each neuron gets its own
+    gain and offset, and the rates are scaled to ``mean_rate`` on average. Observations are Poisson counts per bin,
+    or, with ``noise="gaussian"``, the expected counts plus Gaussian noise of the same variance.
+    """
+    latent_dim = latent.shape[1]
+    # random perceptron latent -> log-rates; each neuron gets its own gain and offset
+    w1 = rng.normal(0.0, 1.0, (latent_dim, hidden_units)) / np.sqrt(latent_dim)
+    b1 = rng.normal(0.0, 0.5, hidden_units)
+    w2 = rng.normal(0.0, 1.0, (hidden_units, n_neurons)) / np.sqrt(hidden_units)
+    hidden = np.tanh(latent @ w1 + b1)
+    drive = hidden @ w2
+    drive = (drive - drive.mean(0)) / np.maximum(drive.std(0), 1e-12)
+    log_rates = drive * rng.uniform(0.5, 1.5, n_neurons) + rng.normal(0.0, 0.5, n_neurons)
+    rates = np.exp(log_rates)
+    rates *= mean_rate / rates.mean()
+
+    expected = rates * bin_size
+    if noise == "poisson":
+        observed = rng.poisson(expected).astype(np.float32)
+    else:
+        observed = (expected + rng.normal(0.0, 1.0, expected.shape) * np.sqrt(expected)).astype(
+            np.float32
+        )
+
+    return rates, observed
+
+
 def latent_manifold(
     n_samples: int = 10000,
     n_neurons: int = 100,
@@ -120,31 +170,11 @@ def latent_manifold(
     signal = features @ rng.normal(0.0, 1.0, (n_features, latent_dim))
     signal = (signal - signal.mean(0)) / np.maximum(signal.std(0), 1e-12)
 
-    white = rng.normal(0.0, 1.0, (n_samples, latent_dim))
-    if noise_timescale > 0:
-        rho = np.exp(-bin_size / noise_timescale)
-        white[1:] *= np.sqrt(1.0 - rho**2)
-        white = scipy.signal.lfilter([1.0], [1.0, -rho], white, axis=0)
-    latent = signal + latent_noise * white
+    latent = signal + latent_noise * slow_noise(n_samples, latent_dim, noise_timescale, bin_size, rng)
 
-    # random perceptron latent -> log-rates; each neuron gets its own gain and offset
-    w1 = rng.normal(0.0, 1.0, (latent_dim, hidden_units)) / np.sqrt(latent_dim)
-    b1 = rng.normal(0.0, 0.5, hidden_units)
-    w2 = rng.normal(0.0, 1.0, (hidden_units, n_neurons)) / np.sqrt(hidden_units)
-    hidden = np.tanh(latent @ w1 + b1)
-    drive = hidden @ w2
-    drive = (drive - drive.mean(0)) / np.maximum(drive.std(0), 1e-12)
-    log_rates = drive * rng.uniform(0.5, 1.5, n_neurons) + rng.normal(0.0, 0.5, n_neurons)
-    rates = np.exp(log_rates)
-    rates *= mean_rate / rates.mean()
-
-    expected = rates * bin_size
-    if noise == "poisson":
-        observed = rng.poisson(expected).astype(np.float32)
-    else:
-        observed = (expected + rng.normal(0.0, 1.0, expected.shape) * np.sqrt(expected)).astype(
-            np.float32
-        )
+    rates, observed = perceptron_counts(
+        latent, n_neurons, hidden_units, mean_rate, bin_size, noise, rng
+    )
 
     metadata = {
         "generator": "latent_manifold",
