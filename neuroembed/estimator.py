@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pickle
 import platform
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from neuroembed import _validation as V
+from neuroembed._early_stopping import EarlyStopping, HeldOutLoss, n_held_out
 from neuroembed._files import atomic_path
 from neuroembed._optim import make_adam
 from neuroembed.losses import InfoNCE, SupCon
@@ -54,6 +57,10 @@ _CRITERIA = ("infonce", "supcon")
 _TEMPERATURE_MODES = ("constant", "learnable")
 _PRECISIONS = ("float32", "bfloat16", "float16")
 _SCORE_BATCHES = 8
+# window centres a held-out block of early stopping needs at least (and batch_size samples)
+_MIN_VALIDATION_WINDOWS = 4
+# settings a resumed fit may change: how long and how visibly it runs, and where checkpoints go
+_RESUMABLE_PARAMS = ("max_iterations", "max_seconds", "verbose", "checkpoint_dir")
 
 
 def _version() -> str:
@@ -133,12 +140,14 @@ class Estimator(TransformerMixin, BaseEstimator):
         Size of the embedding.
     num_hidden_units : int
         Channels of the encoder's hidden layers.
-    conditional : {"time_delta", "time", "delta", "discrete", "mixed"}
+    conditional : {"time_delta", "time", "delta", "discrete", "mixed", "auto"}
         How positives are chosen: ``"time"``: the sample ``time_offset`` later; ``"delta"``: nearest behaviour to
         the reference's plus Gaussian noise of std ``delta``; ``"time_delta"``: nearest behaviour to the
         reference's plus an empirical behaviour change over ``time_offset`` samples; ``"discrete"``: a random
         sample with the same label; ``"mixed"``: same label and nearest continuous behaviour. Without behaviour
-        (``y=None``) only ``"time"`` works.
+        (``y=None``) only ``"time"`` works. ``"auto"`` picks from the behaviour given to ``fit``, as CEBRA does:
+        none -> ``"time"``, a tuple ``(continuous, labels)`` -> ``"mixed"``, integer labels of one column ->
+        ``"discrete"``, anything else -> ``"time_delta"`` (the choice is ``conditional_``).
     time_offset : int
         Offset of time positives, and of the behaviour changes used by ``time_delta`` / ``mixed``.
     delta : float
@@ -153,14 +162,47 @@ class Estimator(TransformerMixin, BaseEstimator):
     criterion : {"infonce", "supcon"}
         ``"supcon"`` (discrete labels only): every same-label sample in the batch is a positive (Khosla et al. 2020).
     batch_size : int
-        References per step (per session).
+        References per step (per session). References, positives and negatives are drawn with replacement (as in
+        CEBRA), so a batch may be larger than a short recording: its samples then repeat within a batch.
     num_negatives : int or None
         Negatives per step, shared by all references and split evenly over the sessions (``None``: as many as
         references, ``batch_size`` times the number of sessions, as in CEBRA).
     learning_rate : float
         Adam learning rate.
     max_iterations : int
-        Optimisation steps.
+        Optimisation steps (the most; ``max_seconds`` or ``early_stopping`` may stop training sooner).
+    max_seconds : float or None
+        Wall-clock budget of the training loop in seconds (data preparation not counted, held-out evaluations
+        counted): training stops after the first iteration that ends past it, or at ``max_iterations``, whichever
+        comes first. A time limit gives up bitwise reproducibility: how many iterations fit in the budget depends on
+        the machine's speed and load, so the same seed can stop at a different iteration (the iterations that do
+        run draw the same batches). ``n_iter_`` and ``stop_reason_`` say what happened. ``None``: no limit.
+    early_stopping : bool
+        Hold out the last ``validation_fraction`` of each session's samples as a contiguous block that training
+        never sees (no reference, positive or negative is drawn from it, and no training window reaches into it:
+        training runs on ``X[:n_train]`` alone), score the model on it every ``validation_every`` iterations, stop
+        when the score has not improved by more than ``tol`` for ``n_iter_no_change`` evaluations in a row, and
+        keep the weights (encoder and loss module, with a learnable temperature) of the best score. The score is
+        the negative InfoNCE (or SupCon) loss of a fixed set of index batches drawn once from the held-out blocks
+        with the same conditional (positives searched within the blocks, all sessions together as in training)
+        and a generator seeded from ``random_state``; pairs whose positive is the reference itself (a label with a
+        single sample in a block) are left out. Each session's block needs at least ``batch_size`` samples and a
+        few windows of the receptive field (more than ``time_offset`` window centres where time positives are
+        drawn), else ``fit`` raises ``ValueError``. With ``checkpoint_dir``, checkpoints carry the validation state
+        (the scores, the best weights and the count of evaluations without improvement), so ``fit(...,
+        resume=True)`` continues early stopping where it was.
+    validation_fraction : float
+        Fraction of each session's samples held out at its end when ``early_stopping`` (``ceil(fraction *
+        n_samples)`` samples), in (0, 1).
+    n_iter_no_change : int
+        Evaluations (not iterations) without an improvement of more than ``tol`` after which training stops: with
+        the defaults, 10 evaluations 50 iterations apart, so 500 iterations without progress.
+    tol : float
+        Least improvement of the validation score, in nats of held-out loss, that resets the count of
+        ``n_iter_no_change`` (>= 0).
+    validation_every : int
+        Iterations between evaluations of the held-out score when ``early_stopping``. The final weights are scored
+        too when training ends between two evaluations.
     hybrid : bool
         Train time and behaviour objectives together (the loss is their sum).
     device : str
@@ -201,6 +243,24 @@ class Estimator(TransformerMixin, BaseEstimator):
     temperature_ : float
         Final temperature.
     fit_seconds_ : float
+        Wall-clock seconds of the training loop (held-out evaluations included).
+    conditional_ : str
+        The conditional the fit used (``conditional``, or what ``"auto"`` chose).
+    stop_reason_ : {"max_iterations", "max_seconds", "early_stopping", "interrupted"}
+        Why training stopped: all ``max_iterations`` ran, the ``max_seconds`` budget ran out, the validation score
+        stopped improving, or a ``KeyboardInterrupt`` stopped it (``interrupted_`` is then True).
+    validation_scores_ : ndarray of shape (n_evaluations,) or None
+        With ``early_stopping``, the score of each held-out evaluation: minus the held-out InfoNCE (or SupCon) loss
+        in nats, higher is better (the unit of :meth:`score`; ``plot_loss`` draws it as a loss next to
+        ``loss_history_``). ``None`` without early stopping.
+    validation_iterations_ : ndarray of int of shape (n_evaluations,) or None
+        Iterations completed when each score was taken (``validation_every``, ``2 * validation_every``, ..., and
+        ``n_iter_`` when training ended between two evaluations).
+    best_validation_score_ : float or None
+        The highest of ``validation_scores_``.
+    best_iteration_ : int or None
+        The iteration whose weights the model keeps (where ``best_validation_score_`` was taken); ``n_iter_``
+        still counts every iteration run, and ``loss_history_`` has all their losses.
 
     Examples
     --------
@@ -230,6 +290,12 @@ class Estimator(TransformerMixin, BaseEstimator):
         num_negatives: int | None = None,
         learning_rate: float = 3e-4,
         max_iterations: int = 5000,
+        max_seconds: float | None = None,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        validation_every: int = 50,
         hybrid: bool = False,
         device: str = "auto",
         random_state: Any = None,
@@ -254,6 +320,12 @@ class Estimator(TransformerMixin, BaseEstimator):
         self.num_negatives = num_negatives
         self.learning_rate = learning_rate
         self.max_iterations = max_iterations
+        self.max_seconds = max_seconds
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.validation_every = validation_every
         self.hybrid = hybrid
         self.device = device
         self.random_state = random_state
@@ -268,7 +340,7 @@ class Estimator(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
         V.check_choice(self.model, "model", list(MODELS))
-        V.check_choice(self.conditional, "conditional", CONDITIONALS)
+        V.check_choice(self.conditional, "conditional", [*CONDITIONALS, "auto"])
         V.check_choice(self.distance, "distance", _DISTANCES)
         V.check_choice(self.criterion, "criterion", _CRITERIA)
         V.check_choice(self.temperature_mode, "temperature_mode", _TEMPERATURE_MODES)
@@ -286,17 +358,64 @@ class Estimator(TransformerMixin, BaseEstimator):
         V.check_positive_float(self.temperature, "temperature")
         V.check_positive_float(self.min_temperature, "min_temperature")
         V.check_positive_float(self.learning_rate, "learning_rate")
-        if self.criterion == "supcon" and self.conditional not in ("discrete", "mixed"):
-            raise ValueError(
-                f"criterion='supcon' needs discrete labels (conditional='discrete' or 'mixed'); "
-                f"got conditional={self.conditional!r}."
-            )
         if self.criterion == "supcon" and self.hybrid:
             raise ValueError("criterion='supcon' cannot be combined with hybrid=True.")
-        if self.hybrid and self.conditional == "time":
+
+    def _resolve_conditional(self, X: Any, y: Any) -> str:
+        """The conditional this fit uses: ``conditional``, or with ``"auto"`` the one the behaviour calls for.
+
+        ``"auto"`` reads the (first session's) behaviour as CEBRA's scikit-learn estimator does: none -> ``"time"``;
+        a tuple ``(continuous, labels)`` -> ``"mixed"``; integer or boolean labels of one column -> ``"discrete"``;
+        anything else -> ``"time_delta"``. The combinations that cannot work are refused here.
+        """
+        cond = self.conditional
+        if cond == "auto":
+            first = y[0] if _is_session_list(X) and isinstance(y, list) and y else y
+            if first is None:
+                cond = "time"
+            elif isinstance(first, tuple):
+                cond = "mixed"
+            else:
+                dtype = getattr(first, "dtype", None)
+                shape = getattr(first, "shape", None)
+                if dtype is None or shape is None:
+                    first = np.asarray(first)
+                    dtype, shape = first.dtype, first.shape
+                one_column = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
+                integer = np.dtype(dtype).kind in "iub" if isinstance(dtype, np.dtype) else False
+                cond = "discrete" if integer and one_column else "time_delta"
+        said = repr(cond) if cond == self.conditional else f"{cond!r} (from conditional='auto')"
+        if self.criterion == "supcon" and cond not in ("discrete", "mixed"):
             raise ValueError(
-                "hybrid=True adds time positives to a behaviour conditional; conditional='time' already is one."
+                f"criterion='supcon' needs discrete labels (conditional='discrete' or 'mixed'); "
+                f"got conditional={said}."
             )
+        if self.hybrid and cond == "time":
+            raise ValueError(
+                f"hybrid=True adds time positives to a behaviour conditional; conditional={said} already is one."
+            )
+        return cond
+
+    def _check_stopping_params(self) -> None:
+        """The parameters that say when training stops: ``max_seconds`` and the early-stopping ones."""
+        if self.max_seconds is not None:
+            V.check_positive_float(self.max_seconds, "max_seconds")
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be True or False; got {self.early_stopping!r}.")
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(
+            fraction, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                f"validation_fraction must be a number in (0, 1); got {fraction!r} ({type(fraction).__name__})."
+            )
+        if not 0.0 < float(fraction) < 1.0:
+            raise ValueError(
+                f"validation_fraction must be a number in (0, 1), the share of each session held out; got {fraction}."
+            )
+        V.check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+        V.check_positive_int(self.validation_every, "validation_every")
+        V.check_positive_float(self.tol, "tol", allow_zero=True)
 
     def _check_sessions(self, X: Any, y: Any) -> tuple[list[np.ndarray], list[Any], bool]:
         """Validate neural data and behaviour; returns per-session lists and whether X was a session list."""
@@ -351,7 +470,7 @@ class Estimator(TransformerMixin, BaseEstimator):
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Return ``(continuous, labels)`` for one session, as the conditional needs them."""
         where = "" if session is None else f" of session {session}"
-        cond = self.conditional
+        cond = self._fit_conditional
         needs_cont = cond in BEHAVIOUR_CONDITIONALS
         needs_disc = cond in ("discrete", "mixed") or self.criterion == "supcon"
         if y is None:
@@ -427,7 +546,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         """Warn when a recording is too short for the positives asked for (fit goes on, positives clipped)."""
         centres = "1 window centre" if n_valid == 1 else f"{n_valid} window centres"
         size = f"{n_samples} samples, {centres} for receptive field {receptive_field}"
-        uses_offset = self.conditional in ("time", "time_delta", "mixed") or self.hybrid
+        uses_offset = self._fit_conditional in ("time", "time_delta", "mixed") or self.hybrid
         if uses_offset and n_valid <= self.time_offset:
             fate = (
                 "a single window fits, so every time positive is its own reference and the fit learns nothing"
@@ -439,7 +558,7 @@ class Estimator(TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=4,
             )
-        if labels is not None and self.conditional in ("discrete", "mixed"):
+        if labels is not None and self._fit_conditional in ("discrete", "mixed"):
             values, counts = np.unique(labels[left : left + n_valid], return_counts=True)
             if counts.min() < 2:
                 warnings.warn(
@@ -454,6 +573,8 @@ class Estimator(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------------------------
     def _prepare(self, X: Any, y: Any) -> _Training:
         """Validate data and build everything a training run needs (data on the device, model, sampler, solver)."""
+        # the conditional the checks of the data and the sampler use (``conditional`` with "auto" resolved)
+        self._fit_conditional = self._resolve_conditional(X, y)
         arrays, behaviours, multi = self._check_sessions(X, y)
         device = resolve_device(self.device)
         rng, generator = make_generators(self.random_state, device)
@@ -464,15 +585,18 @@ class Estimator(TransformerMixin, BaseEstimator):
         num_negatives = (
             self.num_negatives if self.num_negatives is not None else batch_size * len(arrays)
         )
+        # with early stopping, training sees only each session's first part; the held-out blocks are separate arrays
+        held_out = None
+        train_arrays, train_behaviours = arrays, behaviours
+        if self.early_stopping:
+            train_arrays, train_behaviours, held_out = self._split_validation(
+                arrays, behaviours, multi, receptive_field
+            )
         sessions, data, labels, centres = [], [], [], []
-        for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
+        for i, (a, (cont, disc)) in enumerate(zip(train_arrays, train_behaviours)):
             n_valid = a.shape[0] - receptive_field + 1
             centres.append(n_valid)
             where = f" of session {i}" if multi else ""
-            if batch_size > a.shape[0]:
-                raise ValueError(
-                    f"batch_size={batch_size} is larger than the {a.shape[0]} samples{where}; lower batch_size."
-                )
             self._warn_degenerate(n_valid, receptive_field, a.shape[0], disc, left, where)
             x = _to_device(a, device)
             data.append(x)
@@ -486,8 +610,8 @@ class Estimator(TransformerMixin, BaseEstimator):
                 )
             )
             labels.append(sessions[-1].labels)
-        if multi and self.conditional == "mixed":
-            self._check_shared_labels(behaviours, left, centres)
+        if multi and self._fit_conditional == "mixed":
+            self._check_shared_labels(train_behaviours, left, centres)
 
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(int(rng.integers(0, 2**63 - 1)))
@@ -516,7 +640,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         criterion = criterion.to(device)
         sampler = ContrastiveSampler(
             sessions,
-            self.conditional,
+            self._fit_conditional,
             batch_size=batch_size,
             num_negatives=0 if self.criterion == "supcon" else num_negatives,
             time_offset=self.time_offset,
@@ -535,6 +659,27 @@ class Estimator(TransformerMixin, BaseEstimator):
             list(encoder.parameters()) + list(criterion.parameters()), self.learning_rate
         )
 
+        monitor: EarlyStopping | None = None
+        held_out_loss: HeldOutLoss | None = None
+        if held_out is not None:
+            # seeded by a draw after every other use of rng: the weights and training batches do not depend on it
+            loss_of_block = self._held_out_loss(
+                held_out,
+                device,
+                receptive_field,
+                encoder,
+                criterion,
+                int(num_negatives),
+                seed=int(rng.integers(0, 2**63 - 1)),
+            )
+            held_out_loss = loss_of_block
+            monitor = EarlyStopping(
+                lambda: -loss_of_block(),
+                [encoder, criterion],
+                n_iter_no_change=self.n_iter_no_change,
+                tol=float(self.tol),
+            )
+
         if self.compile:
             solver.compile()
         return _Training(
@@ -549,7 +694,123 @@ class Estimator(TransformerMixin, BaseEstimator):
             optimizer,
             receptive_field,
             int(num_negatives),
+            monitor,
+            held_out_loss,
         )
+
+    def _split_validation(
+        self,
+        arrays: list[np.ndarray],
+        behaviours: list[tuple[np.ndarray | None, np.ndarray | None]],
+        multi: bool,
+        receptive_field: int,
+    ) -> tuple[list[np.ndarray], list[Any], tuple[list[np.ndarray], list[Any]]]:
+        """Split each session into its training part and its held-out block (the last ``validation_fraction``).
+
+        Returns the training arrays and behaviours, and the held-out ones. The blocks are views, not copies.
+        """
+        left, right = window_offsets(receptive_field)
+        fraction = float(self.validation_fraction)
+        uses_offset = self._fit_conditional in ("time", "time_delta", "mixed") or self.hybrid
+        min_windows = max(_MIN_VALIDATION_WINDOWS, self.time_offset + 1 if uses_offset else 0)
+        # indices are drawn with replacement, so a block may hold fewer samples than a batch
+        need_val = receptive_field - 1 + min_windows
+        need_train = max(receptive_field, 2)
+        why_val = f"{min_windows} window centres of the receptive field of {receptive_field} samples" + (
+            f", more than time_offset={self.time_offset}" if uses_offset else ""
+        )
+        train_arrays, train_behaviours, val_arrays, val_behaviours = [], [], [], []
+        for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
+            n = a.shape[0]
+            n_val = n_held_out(n, fraction)
+            n_train = n - n_val
+            where = f" of session {i}" if multi else ""
+            if need_val + need_train > n:
+                raise ValueError(
+                    f"early_stopping=True: the {n} samples{where} are too few to hold out a validation block of at "
+                    f"least {need_val} samples ({why_val}) and train on at least {need_train}; pass a longer "
+                    "recording, or set early_stopping=False."
+                )
+            if n_val < need_val:
+                raise ValueError(
+                    f"early_stopping=True holds out the last validation_fraction={fraction:g} of the {n} "
+                    f"samples{where}, {n_val} samples, but the validation block needs at least {need_val} "
+                    f"({why_val}); raise validation_fraction to at least {math.ceil(1000 * need_val / n) / 1000:g}, "
+                    "or set early_stopping=False."
+                )
+            if n_train < need_train:
+                raise ValueError(
+                    f"early_stopping=True holds out {n_val} of the {n} samples{where} "
+                    f"(validation_fraction={fraction:g}), leaving {n_train} to train on, fewer than the "
+                    f"{need_train} training needs (receptive field {receptive_field}); lower "
+                    f"validation_fraction to at most {math.floor(1000 * (n - need_train) / n) / 1000:g}, or set "
+                    "early_stopping=False."
+                )
+            train_arrays.append(a[:n_train])
+            val_arrays.append(a[n_train:])
+            train_behaviours.append(tuple(None if b is None else b[:n_train] for b in (cont, disc)))
+            val_behaviours.append(tuple(None if b is None else b[n_train:] for b in (cont, disc)))
+        if multi and self._fit_conditional == "mixed":
+            present = [
+                set(np.unique(d[left : d.shape[0] - right + 1]).tolist())
+                for _, d in val_behaviours
+                if d is not None
+            ]
+            everything = set().union(*present)
+            for i, have in enumerate(present):
+                missing = sorted(everything - have)
+                if missing:
+                    raise ValueError(
+                        f"the validation block of session {i} lacks classes {missing[:5]} that other sessions' "
+                        "blocks have (among the window centres); conditional='mixed' draws held-out positives "
+                        "across sessions with the same label, so every block needs every class. Change "
+                        "validation_fraction, or set early_stopping=False."
+                    )
+        return train_arrays, train_behaviours, (val_arrays, val_behaviours)
+
+    def _held_out_loss(
+        self,
+        held_out: tuple[list[np.ndarray], list[Any]],
+        device: torch.device,
+        receptive_field: int,
+        encoder: MultiSessionEncoder,
+        criterion: torch.nn.Module,
+        num_negatives: int,
+        seed: int,
+    ) -> HeldOutLoss:
+        """The held-out loss of early stopping: a sampler and solver on the validation blocks, sharing the model."""
+        left, right = window_offsets(receptive_field)
+        sessions, data = [], []
+        for a, (cont, disc) in zip(*held_out):
+            data.append(_to_device(a, device))
+            sessions.append(
+                SessionData(
+                    n_samples=a.shape[0],
+                    left=left,
+                    right=right,
+                    behaviour=None if cont is None else _to_device(cont, device),
+                    labels=None if disc is None else _to_device(disc, device),
+                )
+            )
+        supcon = self.criterion == "supcon"
+        sampler = ContrastiveSampler(
+            sessions,
+            self._fit_conditional,
+            batch_size=self.batch_size,
+            num_negatives=0 if supcon else num_negatives,
+            time_offset=self.time_offset,
+            delta=self.delta,
+            hybrid=self.hybrid,
+            generator=torch.Generator(device=device),
+        )
+        solver = ContrastiveSolver(
+            encoder,
+            criterion,
+            sampler,
+            data,
+            supcon_labels=[s.labels for s in sessions if s.labels is not None] if supcon else None,
+        )
+        return HeldOutLoss(solver, seed)
 
     def fit(self, X: Any, y: Any = None, *, resume: bool = False) -> Estimator:
         """Train the encoder on one recording or a list of recordings.
@@ -570,6 +831,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         self : Estimator
         """
         self._check_params()
+        self._check_stopping_params()
         t = self._prepare(X, y)
         arrays, behaviours, multi, device = t.arrays, t.behaviours, t.multi, t.device
         encoder, criterion, solver, optimizer, generator = (
@@ -580,6 +842,8 @@ class Estimator(TransformerMixin, BaseEstimator):
             t.generator,
         )
         receptive_field, num_negatives = t.receptive_field, t.num_negatives
+        monitor = t.early_stopping
+        validation = None if monitor is None else (monitor, t.held_out_loss)
         start, history = 0, np.empty(0)
         checkpoint = None
         if self.checkpoint_dir is not None:
@@ -589,10 +853,14 @@ class Estimator(TransformerMixin, BaseEstimator):
                 raise ValueError("fit(..., resume=True) needs checkpoint_dir to be set.")
             if checkpoint.exists():
                 start, history = self._load_checkpoint(
-                    checkpoint, encoder, criterion, optimizer, generator, arrays
+                    checkpoint, encoder, criterion, optimizer, generator, arrays, validation
                 )
 
-        def after_step(i: int) -> None:
+        def after_step(i: int) -> str | None:
+            stop = None
+            if monitor is not None and (i + 1) % self.validation_every == 0:
+                if monitor.update(i + 1):
+                    stop = "early_stopping"
             if (
                 checkpoint is not None
                 and (i + 1) % self.checkpoint_every == 0
@@ -600,8 +868,17 @@ class Estimator(TransformerMixin, BaseEstimator):
             ):
                 past = np.concatenate([history, result_so_far()])
                 self._write_checkpoint(
-                    checkpoint, i + 1, encoder, criterion, optimizer, generator, past, arrays
+                    checkpoint,
+                    i + 1,
+                    encoder,
+                    criterion,
+                    optimizer,
+                    generator,
+                    past,
+                    arrays,
+                    validation,
                 )
+            return stop
 
         losses_so_far: list[torch.Tensor] = []
 
@@ -621,17 +898,27 @@ class Estimator(TransformerMixin, BaseEstimator):
                 step,
                 optimizer,
                 self.max_iterations,
+                max_seconds=None if self.max_seconds is None else float(self.max_seconds),
                 verbose=self.verbose,
                 desc="neuroembed fit",
                 after_step=after_step,
                 start_iteration=start,
             )
+            n_iter = start + result.n_iterations
+            seconds = result.seconds
+            if monitor is not None:
+                # score the final weights too when training ended between two evaluations, then keep the best
+                if not monitor.iterations or monitor.iterations[-1] != n_iter:
+                    t0 = time.perf_counter()
+                    monitor.update(n_iter)
+                    seconds += time.perf_counter() - t0
+                monitor.restore_best()
         encoder.eval()
 
         self.encoder_ = encoder
         self.criterion_ = criterion
         self.loss_history_ = np.concatenate([history, result.loss_history])
-        self.n_iter_ = start + result.n_iterations
+        self.n_iter_ = n_iter
         self.n_features_in_ = arrays[0].shape[1]
         self.session_n_features_ = [a.shape[1] for a in arrays]
         self.n_sessions_ = len(arrays)
@@ -642,9 +929,19 @@ class Estimator(TransformerMixin, BaseEstimator):
         self.behaviour_dimension_ = (
             None if behaviours[0][0] is None else int(behaviours[0][0].shape[1])
         )
-        self.fit_seconds_ = result.seconds
+        self.fit_seconds_ = seconds
         self.device_ = device
         self.interrupted_ = result.interrupted
+        self.stop_reason_ = result.stop_reason
+        self.conditional_ = self._fit_conditional
+        if monitor is None:
+            self.validation_scores_ = self.validation_iterations_ = None
+            self.best_validation_score_ = self.best_iteration_ = None
+        else:
+            self.validation_scores_ = np.asarray(monitor.scores, dtype=np.float64)
+            self.validation_iterations_ = np.asarray(monitor.iterations, dtype=np.int64)
+            self.best_validation_score_ = float(monitor.best_score)
+            self.best_iteration_ = monitor.best_iteration
         return self
 
     # ------------------------------------------------------------------------------------------------------------
@@ -661,9 +958,9 @@ class Estimator(TransformerMixin, BaseEstimator):
         ]
 
     def _write_checkpoint(
-        self, path, iteration, encoder, criterion, optimizer, generator, history, arrays
+        self, path, iteration, encoder, criterion, optimizer, generator, history, arrays, validation
     ) -> None:
-        payload = {
+        payload: dict[str, Any] = {
             "iteration": iteration,
             "params": json.dumps(_jsonable_params(self.get_params())),
             "fingerprint": json.dumps(self._fingerprint(arrays)),
@@ -673,21 +970,21 @@ class Estimator(TransformerMixin, BaseEstimator):
             "generator": generator.get_state(),
             "loss_history": torch.from_numpy(np.asarray(history, dtype=np.float64)),
         }
+        if validation is not None:
+            # early stopping: its scores, best weights and patience, and the seed of the held-out batches
+            monitor, held_out_loss = validation
+            payload["validation"] = {**monitor.state_dict(), "seed": held_out_loss.seed}
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
 
     def _load_checkpoint(
-        self, path, encoder, criterion, optimizer, generator, arrays
+        self, path, encoder, criterion, optimizer, generator, arrays, validation
     ) -> tuple[int, np.ndarray]:
         payload = _safe_torch_load(path, "checkpoint")
         params = json.loads(payload["params"])
         mine = _jsonable_params(self.get_params())
-        differing = [
-            k
-            for k in mine
-            if k not in ("max_iterations", "verbose", "checkpoint_dir") and params.get(k) != mine[k]
-        ]
+        differing = [k for k in mine if k not in _RESUMABLE_PARAMS and params.get(k) != mine[k]]
         if differing:
             raise ValueError(
                 f"the checkpoint at {path} was made with other settings ({', '.join(differing)}); cannot resume."
@@ -699,6 +996,13 @@ class Estimator(TransformerMixin, BaseEstimator):
             criterion.load_state_dict(payload["criterion"])
             optimizer.load_state_dict(payload["optimizer"])
             generator.set_state(payload["generator"])
+            if validation is not None:
+                monitor, held_out_loss = validation
+                state = payload["validation"]
+                # with random_state=None this run drew other held-out batches: take the first run's
+                if int(state["seed"]) != held_out_loss.seed:
+                    held_out_loss.draw(int(state["seed"]))
+                monitor.load_state_dict(state)
             return int(payload["iteration"]), payload["loss_history"].numpy()
         except (RuntimeError, KeyError, TypeError, ValueError) as err:
             reason = str(err).strip().splitlines()[-1].strip()
@@ -804,6 +1108,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         s = self._session_index(session)
+        self._fit_conditional = self.conditional_
         arrays, behaviours, multi = self._check_sessions(X, y)
         if multi:
             raise ValueError("score takes one session at a time; pass one array and session=i.")
@@ -829,7 +1134,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         generator.manual_seed(0)
         sampler = ContrastiveSampler(
             [session_data],
-            self.conditional,
+            self._fit_conditional,
             batch_size=batch_size,
             num_negatives=0 if self.criterion == "supcon" else min(self.num_negatives_, n_valid),
             time_offset=self.time_offset,
@@ -871,6 +1176,12 @@ class Estimator(TransformerMixin, BaseEstimator):
                 "behaviour_dimension_": self.behaviour_dimension_,
                 "fit_seconds_": self.fit_seconds_,
                 "interrupted_": self.interrupted_,
+                "stop_reason_": self.stop_reason_,
+                "conditional_": self.conditional_,
+                "validation_scores_": _optional_list(self.validation_scores_),
+                "validation_iterations_": _optional_list(self.validation_iterations_),
+                "best_validation_score_": self.best_validation_score_,
+                "best_iteration_": self.best_iteration_,
                 "feature_names_in_": None
                 if not hasattr(self, "feature_names_in_")
                 else [str(c) for c in self.feature_names_in_],
@@ -965,10 +1276,23 @@ class Estimator(TransformerMixin, BaseEstimator):
         est.encoder_ = encoder.to(dev).eval()
         est.criterion_ = criterion.to(dev)
         est.loss_history_ = payload["loss_history"].numpy()
+        # files written before these attributes existed: no time limit and no early stopping then
+        fitted = {
+            "stop_reason_": "interrupted" if fitted.get("interrupted_") else "max_iterations",
+            "conditional_": est.conditional,
+            "validation_scores_": None,
+            "validation_iterations_": None,
+            "best_validation_score_": None,
+            "best_iteration_": None,
+            **fitted,
+        }
         for key, value in fitted.items():
             if key == "feature_names_in_":
                 if value is not None:
                     est.feature_names_in_ = np.asarray(value, dtype=object)
+            elif key in ("validation_scores_", "validation_iterations_") and value is not None:
+                dtype = np.float64 if key == "validation_scores_" else np.int64
+                setattr(est, key, np.asarray(value, dtype=dtype))
             else:
                 setattr(est, key, value)
         est.device_ = dev
@@ -977,7 +1301,8 @@ class Estimator(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.non_deterministic = self.random_state is None
+        # a time budget makes the number of iterations, and so the model, depend on the machine's speed
+        tags.non_deterministic = self.random_state is None or self.max_seconds is not None
         return tags
 
 
@@ -996,6 +1321,8 @@ class _Training:
     optimizer: torch.optim.Optimizer
     receptive_field: int
     num_negatives: int
+    early_stopping: EarlyStopping | None = None
+    held_out_loss: HeldOutLoss | None = None
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -1059,6 +1386,11 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
             value = os.fspath(value)
         out[key] = value
     return out
+
+
+def _optional_list(values: np.ndarray | None) -> list[Any] | None:
+    """An array as a JSON list (NaN scores stay NaN: Python's json reads and writes them)."""
+    return None if values is None else np.asarray(values).tolist()
 
 
 def _safe_torch_load(path: Any, what: str) -> Any:

@@ -164,13 +164,16 @@ def plot_loss(
     num_negatives: int | None = None,
     ax: Axes | None = None,
     label: str | None = None,
+    validation: bool = True,
 ) -> Figure:
-    """Plot the training loss (or goodness of fit in bits) against the iteration.
+    """Plot the training loss (or goodness of fit in bits) against the iteration, and the held-out curve.
 
     Parameters
     ----------
     history_or_estimator : array-like of shape (n_iterations,) or fitted estimator
-        The losses, or an estimator with ``loss_history_`` (and ``num_negatives_``).
+        The losses, or an estimator with ``loss_history_`` (and ``num_negatives_``). An estimator fitted with
+        ``early_stopping=True`` also has ``validation_scores_`` (minus the held-out loss) at
+        ``validation_iterations_``, and ``best_iteration_``.
     bits : bool, default=False
         Plot the goodness of fit ``(log K - loss) / log 2`` in bits instead of the loss.
     num_negatives : int, optional
@@ -178,7 +181,10 @@ def plot_loss(
     ax : matplotlib Axes, optional
         Axes to draw into; default a new figure.
     label : str, optional
-        Legend label for the curve (a legend is drawn when given).
+        Legend label for the curve (a legend is drawn when given, or when the held-out curve is drawn).
+    validation : bool, default=True
+        When the estimator has ``validation_scores_``: draw the held-out loss (or bits) at its iterations, with
+        markers, and a dotted vertical line at ``best_iteration_``, the iteration whose weights the model keeps.
 
     Returns
     -------
@@ -191,10 +197,13 @@ def plot_loss(
     'goodness of fit (bits)'
     >>> plt.close(fig)
     """
+    held_out = None
     if hasattr(history_or_estimator, "loss_history_"):
         history = history_or_estimator.loss_history_
         if num_negatives is None:
             num_negatives = getattr(history_or_estimator, "num_negatives_", None)
+        if validation:
+            held_out = _held_out_curve(history_or_estimator)
     else:
         history = history_or_estimator
     values = as_numeric_array(history, "loss history").astype(np.float64)
@@ -202,21 +211,52 @@ def plot_loss(
         raise ValueError(
             f"The loss history must be a non-empty 1-D array; got shape {values.shape}."
         )
+    k = None
     if bits:
         if num_negatives is None:
             raise ValueError("bits=True needs num_negatives (or an estimator with num_negatives_).")
         k = check_positive_int(num_negatives, "num_negatives")
-        values = (math.log(k) - values) / math.log(2.0)
+
+    def scale(loss: np.ndarray) -> np.ndarray:
+        return loss if k is None else (math.log(k) - loss) / math.log(2.0)
+
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
     else:
         fig = _figure_of(ax)
-    ax.plot(np.arange(1, values.size + 1), values, label=label)
+    train_label = label if held_out is None or label is not None else "training"
+    ax.plot(np.arange(1, values.size + 1), scale(values), label=train_label)
+    if held_out is not None:
+        iterations, losses, best = held_out
+        name = "validation" if label is None else f"{label} (validation)"
+        ax.plot(iterations, scale(losses), marker="o", markersize=3, label=name)
+        if best is not None:
+            ax.axvline(best, color="0.4", linestyle=":", linewidth=1, label=f"best ({best})")
     ax.set_xlabel("iteration")
     ax.set_ylabel("goodness of fit (bits)" if bits else "InfoNCE loss")
-    if label is not None:
+    if label is not None or held_out is not None:
         ax.legend()
     return fig
+
+
+def _held_out_curve(estimator: Any) -> tuple[np.ndarray, np.ndarray, int | None] | None:
+    """The iterations, held-out losses and best iteration of an estimator fitted with early stopping, else None."""
+    scores = getattr(estimator, "validation_scores_", None)
+    if scores is None:
+        return None
+    losses = -as_numeric_array(scores, "validation_scores_").astype(np.float64)
+    iterations = as_numeric_array(
+        getattr(estimator, "validation_iterations_", None), "validation_iterations_"
+    )
+    if losses.ndim != 1 or iterations.shape != losses.shape:
+        raise ValueError(
+            "validation_scores_ and validation_iterations_ must be 1-D arrays of the same length; got shapes "
+            f"{losses.shape} and {iterations.shape}."
+        )
+    if losses.size == 0:
+        return None
+    best = getattr(estimator, "best_iteration_", None)
+    return iterations, losses, None if best is None else int(best)
 
 
 def plot_consistency(

@@ -40,6 +40,8 @@ __all__ = [
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
+_INITIAL_BUFFER = 4096  # losses kept on the device before the history buffer first grows
+
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; the message names the iteration."""
@@ -136,6 +138,9 @@ class TrainResult:
     n_iterations: int
     seconds: float
     interrupted: bool
+    #: Why the loop ended: ``"max_iterations"``, ``"max_seconds"``, ``"interrupted"`` (``KeyboardInterrupt``), or the
+    #: string that ``after_step`` returned to stop it.
+    stop_reason: str = "max_iterations"
 
 
 def train_loop(
@@ -146,7 +151,7 @@ def train_loop(
     max_seconds: float | None = None,
     verbose: bool = False,
     desc: str = "fit",
-    after_step: Callable[[int], None] | None = None,
+    after_step: Callable[[int], str | None] | None = None,
     log_every: int = 50,
     start_iteration: int = 0,
 ) -> TrainResult:
@@ -160,11 +165,14 @@ def train_loop(
     max_iterations : int
         Index one past the last iteration.
     max_seconds : float, optional
-        Wall-clock budget; the loop stops after the iteration that exceeds it.
+        Wall-clock budget in seconds, ``after_step`` included; the loop stops after the iteration that exceeds it
+        (``stop_reason="max_seconds"``).
     verbose : bool
         Show a tqdm progress bar with the current loss.
     after_step : callable, optional
-        ``after_step(i)`` after each optimiser step (EMA updates, queues, checkpoints).
+        ``after_step(i)`` after each optimiser step (EMA updates, queues, checkpoints, validation). Returning a
+        string stops the loop after iteration ``i``; the string becomes ``TrainResult.stop_reason`` (for example
+        ``"early_stopping"``). Returning ``None`` goes on.
     log_every : int
         Iterations between host synchronisations on accelerators (loss read-out, NaN check, progress text). On the
         CPU, where reading a value costs nothing, every iteration is checked.
@@ -175,7 +183,7 @@ def train_loop(
     -------
     TrainResult
         ``loss_history`` holds one loss per iteration run. A ``KeyboardInterrupt`` stops the loop with a warning and
-        ``interrupted=True``; the model keeps the iterations done so far.
+        ``interrupted=True``; the model keeps the iterations done so far. ``stop_reason`` says why the loop ended.
 
     Raises
     ------
@@ -186,11 +194,15 @@ def train_loop(
     first_param = next((p for g in optimizer.param_groups for p in g["params"]), None)
     on_cpu = first_param is None or first_param.device.type == "cpu"
     sync_every = 1 if on_cpu else max(1, log_every)
+    # the losses stay on the device until the end; the buffer grows by doubling, so a large max_iterations that a
+    # time budget cuts short allocates only what is used
     buffer = torch.zeros(
-        max(total, 0), device=first_param.device if first_param is not None else "cpu"
+        max(min(total, _INITIAL_BUFFER), 0),
+        device=first_param.device if first_param is not None else "cpu",
     )
     done = checked = 0
     interrupted = False
+    stop_reason = "max_iterations"
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc=desc, disable=not verbose, leave=False, dynamic_ncols=True)
     try:
@@ -199,20 +211,27 @@ def train_loop(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if after_step is not None:
-                after_step(i)
+            if done == buffer.shape[0]:
+                buffer = torch.cat([buffer, torch.zeros_like(buffer)])
             buffer[done] = loss.detach()
             done += 1
+            asked = after_step(i) if after_step is not None else None
             bar.update(1)
-            if done % sync_every == 0 or i == max_iterations - 1:
+            last = i == max_iterations - 1
+            if done % sync_every == 0 or last or asked is not None:
                 _check_finite(buffer[checked:done], start_iteration + checked)
                 checked = done
                 if verbose and done % max(1, log_every) == 0:
                     bar.set_postfix(loss=f"{float(buffer[done - 1]):.4f}")
-            if max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+            if asked is not None:
+                stop_reason = asked
+                break
+            if not last and max_seconds is not None and time.perf_counter() - t0 >= max_seconds:
+                stop_reason = "max_seconds"
                 break
     except KeyboardInterrupt:
         interrupted = True
+        stop_reason = "interrupted"
         warnings.warn(
             f"{desc} interrupted after {done} of {total} iterations; the model keeps the iterations done so far.",
             RuntimeWarning,
@@ -222,7 +241,7 @@ def train_loop(
         bar.close()
     history = buffer[:done].cpu().numpy().astype(np.float64)
     _check_finite(torch.from_numpy(history), start_iteration)
-    return TrainResult(history, done, time.perf_counter() - t0, interrupted)
+    return TrainResult(history, done, time.perf_counter() - t0, interrupted, stop_reason)
 
 
 def _check_finite(losses: torch.Tensor, start_iteration: int) -> None:
@@ -389,8 +408,20 @@ class ContrastiveSolver:
         n_groups = len(indices[0])
         return [torch.cat([p[g] for p in parts]) for g in range(n_groups)]
 
-    def loss(self, batch: IndexBatch | None = None) -> torch.Tensor:
-        """Draw a batch (unless given) and return its loss (forward only)."""
+    def loss(
+        self, batch: IndexBatch | None = None, *, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Draw a batch (unless given) and return its loss (forward only).
+
+        Parameters
+        ----------
+        batch : IndexBatch, optional
+            The indices to use; default a fresh draw of the sampler.
+        rows : Tensor of shape (n_rows,), optional
+            Which reference/positive pairs count, as positions in the references concatenated over sessions (the
+            negatives are kept whole); default all. The held-out loss of early stopping leaves out the pairs whose
+            positive is the reference itself.
+        """
         if batch is None:
             batch = self.sampler.sample()
         groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
@@ -399,17 +430,23 @@ class ContrastiveSolver:
                 g.append(t)
         embedded = self.encode(groups)
         ref, pos, neg = embedded[0], embedded[1], embedded[2]
+        time_pos = embedded[3] if batch.time_positive is not None else None
         if batch.positive_order is not None:
             pos = pos[batch.positive_order]
+        if rows is not None:
+            ref, pos = ref[rows], pos[rows]
+            time_pos = None if time_pos is None else time_pos[rows]
         if self.supcon_labels is not None:
             ref_labels = torch.cat([lab[r] for lab, r in zip(self.supcon_labels, batch.reference)])
             pos_labels = torch.cat([lab[p] for lab, p in zip(self.supcon_labels, batch.positive)])
             if batch.positive_order is not None:
                 pos_labels = pos_labels[batch.positive_order]
+            if rows is not None:
+                ref_labels, pos_labels = ref_labels[rows], pos_labels[rows]
             return self.criterion(torch.cat([ref, pos]), torch.cat([ref_labels, pos_labels]))
         loss = self.criterion(ref, pos, neg)
-        if batch.time_positive is not None:
-            loss = loss + self.criterion(ref, embedded[3], neg)
+        if time_pos is not None:
+            loss = loss + self.criterion(ref, time_pos, neg)
         return loss
 
 

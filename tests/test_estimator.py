@@ -451,3 +451,65 @@ def test_a_label_alone_among_the_window_centres_is_warned_about():
         UserWarning, match=r"classes with a single sample among the window centres \(\[2\]"
     ):
         est.fit(X, labels)
+
+
+# --- conditional="auto" --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        (None, "time"),
+        ("continuous", "time_delta"),
+        ("continuous_2d", "time_delta"),
+        ("labels", "discrete"),
+        ("labels_column", "discrete"),
+        ("labels_series", "discrete"),
+        ("float_labels", "time_delta"),
+        ("mixed", "mixed"),
+    ],
+)
+def test_auto_conditional_follows_the_behaviour(behaviour, expected):
+    X, pos = _toy()
+    labels = (pos > 0.5).astype(np.int64)
+    y = {
+        None: None,
+        "continuous": pos,
+        "continuous_2d": np.stack([pos, pos**2], 1),
+        "labels": labels,
+        "labels_column": labels[:, None],
+        "labels_series": pd.Series(labels),
+        "float_labels": labels.astype(np.float32),
+        "mixed": (pos, labels),
+    }[behaviour]
+    params = {**FAST, "max_iterations": 3, "random_state": 0}
+    auto = Estimator(**params, conditional="auto").fit(X, y)
+    assert auto.conditional_ == expected
+    assert auto.conditional == "auto"  # the parameter is left as given
+    # and it is the same fit as naming that conditional
+    named = Estimator(**params, conditional=expected).fit(X, y)
+    np.testing.assert_array_equal(auto.loss_history_, named.loss_history_)
+
+
+def test_auto_conditional_reads_the_first_session():
+    X, pos = _toy()
+    labels = (pos > 0.5).astype(np.int64)
+    est = Estimator(**{**FAST, "max_iterations": 2}, conditional="auto", random_state=0)
+    est.fit([X, X[:400]], [labels, labels[:400]])
+    assert est.conditional_ == "discrete"
+    assert est.score(X[:400], labels[:400], session=1) < 0
+
+
+def test_auto_conditional_is_saved(tmp_path):
+    X, pos = _toy()
+    est = Estimator(**{**FAST, "max_iterations": 2}, conditional="auto", random_state=0).fit(X, pos)
+    est.save(tmp_path / "m.pt")
+    loaded = Estimator.load(tmp_path / "m.pt", device="cpu")
+    assert loaded.conditional == "auto" and loaded.conditional_ == "time_delta"
+    assert loaded.score(X, pos) == pytest.approx(est.score(X, pos))
+
+
+def test_auto_conditional_refuses_what_cannot_work():
+    X, pos = _toy()
+    with pytest.raises(ValueError, match=r"conditional='time' \(from conditional='auto'\) already is one"):
+        Estimator(**FAST, conditional="auto", hybrid=True).fit(X)
+    with pytest.raises(ValueError, match=r"criterion='supcon' needs discrete labels .*'time_delta' \(from"):
+        Estimator(**FAST, conditional="auto", criterion="supcon").fit(X, pos)

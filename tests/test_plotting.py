@@ -91,6 +91,74 @@ def test_loss_and_bits():
         plot_loss(np.zeros((3, 3)))
 
 
+def test_loss_with_the_validation_curve_and_the_best_iteration():
+    history = np.linspace(np.log(64), 1.0, 50)
+
+    class EarlyStopped:
+        loss_history_ = history
+        num_negatives_ = 64
+        validation_scores_ = -np.array([3.5, 3.0, 3.2])  # minus the held-out loss
+        validation_iterations_ = np.array([20, 40, 50])
+        best_iteration_ = 40
+
+    fig = plot_loss(EarlyStopped())
+    ax = fig.axes[0]
+    train, held_out, best = ax.lines
+    np.testing.assert_allclose(train.get_ydata(), history)
+    np.testing.assert_array_equal(held_out.get_xdata(), [20, 40, 50])
+    np.testing.assert_allclose(held_out.get_ydata(), [3.5, 3.0, 3.2])
+    np.testing.assert_array_equal(best.get_xdata(), [40, 40])  # a vertical line at the kept weights
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "training",
+        "validation",
+        "best (40)",
+    ]
+    plt.close(fig)
+    # in bits, both curves as (log K - loss) / log 2
+    fig = plot_loss(EarlyStopped(), bits=True, label="run 0")
+    held_out = fig.axes[0].lines[1]
+    np.testing.assert_allclose(
+        held_out.get_ydata(), (np.log(64) - np.array([3.5, 3.0, 3.2])) / np.log(2)
+    )
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:2] == [
+        "run 0",
+        "run 0 (validation)",
+    ]
+    plt.close(fig)
+    # validation=False, or an estimator fitted without early stopping (None): the training curve alone
+    fig = plot_loss(EarlyStopped(), validation=False)
+    assert len(fig.axes[0].lines) == 1 and fig.axes[0].get_legend() is None
+    plt.close(fig)
+    EarlyStopped.validation_scores_ = None
+    fig = plot_loss(EarlyStopped())
+    assert len(fig.axes[0].lines) == 1 and fig.axes[0].get_legend() is None
+    plt.close(fig)
+    EarlyStopped.validation_scores_ = np.zeros(2)
+    with pytest.raises(ValueError, match="same length"):
+        plot_loss(EarlyStopped())
+
+
+def test_loss_of_a_real_early_stopped_fit():
+    from neuroembed.estimator import Estimator
+
+    X = np.random.default_rng(0).poisson(1.0, (300, 5)).astype(np.float32)
+    est = Estimator(
+        model="offset5",
+        conditional="time",
+        time_offset=2,
+        batch_size=16,
+        max_iterations=12,
+        early_stopping=True,
+        validation_every=5,
+        device="cpu",
+        random_state=0,
+    ).fit(X)
+    fig = plot_loss(est)
+    np.testing.assert_array_equal(fig.axes[0].lines[1].get_xdata(), [5, 10, 12])
+    assert fig.axes[0].lines[2].get_xdata()[0] == est.best_iteration_
+    plt.close(fig)
+
+
 def test_consistency_heatmap():
     names = ["rat1", "rat2", "rat3"]
     values = np.array([[np.nan, 0.91, 0.5], [0.88, np.nan, 0.45], [0.52, 0.47, np.nan]])

@@ -2,7 +2,7 @@
 
 * ``fit`` + ``transform`` on anything a user might pass either returns a finite ``(n_samples, output_dimension)``
   float32 embedding or raises ValueError / TypeError; and it raises exactly when the input breaks a documented
-  rule (batch larger than the recording, integers float32 cannot hold), which :func:`_expected_error` restates.
+  rule (integers float32 cannot hold), which :func:`_expected_error` restates.
   A time offset as long as the recording is clipped with a warning, never an error.
 * Two fits with the same seed and data give bitwise-identical embeddings and loss histories.
 
@@ -101,8 +101,6 @@ def _expected_error(X: np.ndarray, params: dict) -> str | None:
     """The documented rule this input breaks, or None when ``fit`` must succeed."""
     if X.dtype.kind in "iu" and np.abs(X.astype(np.int64)).max() > 2**24:
         return "float32 cannot represent"
-    if params["batch_size"] > X.shape[0]:
-        return "is larger than the"
     return None
 
 

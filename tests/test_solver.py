@@ -74,6 +74,63 @@ def test_train_loop_time_budget():
     w, opt = _quadratic()
     result = train_loop(lambda i: (w**2).sum(), opt, 10**6, max_seconds=0.2)
     assert 0 < result.n_iterations < 10**6
+    assert result.stop_reason == "max_seconds" and len(result.loss_history) == result.n_iterations
+    # a budget that runs out at the last iteration: all iterations ran
+    result = train_loop(lambda i: (w**2).sum(), opt, 1, max_seconds=1e-9)
+    assert result.n_iterations == 1 and result.stop_reason == "max_iterations"
+
+
+def test_train_loop_says_why_it_stopped():
+    w, opt = _quadratic()
+    assert train_loop(lambda i: (w**2).sum(), opt, 5).stop_reason == "max_iterations"
+    # after_step asks to stop by returning a reason; the iteration it was called after counts
+    result = train_loop(
+        lambda i: (w**2).sum(), opt, 100, after_step=lambda i: "early_stopping" if i == 6 else None
+    )
+    assert result.n_iterations == 7 and result.stop_reason == "early_stopping"
+    assert len(result.loss_history) == 7 and not result.interrupted
+
+    def step(i):
+        if i == 2:
+            raise KeyboardInterrupt
+        return (w**2).sum()
+
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        assert train_loop(step, opt, 10).stop_reason == "interrupted"
+
+
+def test_train_loop_history_grows_past_its_first_buffer(monkeypatch):
+    from neuroembed import solver
+
+    monkeypatch.setattr(solver, "_INITIAL_BUFFER", 3)
+    w, opt = _quadratic()
+    losses = []
+
+    def step(i):
+        loss = (w**2).sum()
+        losses.append(float(loss.detach()))
+        return loss
+
+    result = train_loop(step, opt, 10)
+    np.testing.assert_array_equal(result.loss_history, np.asarray(losses, dtype=np.float32))
+
+
+def test_solver_loss_counts_only_the_rows_asked_for():
+    from neuroembed.estimator import Estimator
+
+    X = np.random.default_rng(0).poisson(1.0, (300, 6)).astype(np.float32)
+    est = Estimator(model="offset5", conditional="time", batch_size=8, device="cpu", random_state=0)
+    est._check_params()
+    run = est._prepare(X, None)
+    batch = run.solver.sampler.sample()
+    rows = torch.tensor([0, 3, 5])
+    with torch.no_grad():
+        got = run.solver.loss(batch, rows=rows)
+        ref, pos, neg = run.solver.encode(
+            [[batch.reference[0][rows], batch.positive[0][rows], batch.negative[0]]]
+        )
+        torch.testing.assert_close(got, run.criterion(ref, pos, neg))
+        assert not torch.equal(got, run.solver.loss(batch))
 
 
 def _reference_embed(model, X):
