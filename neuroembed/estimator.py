@@ -716,8 +716,9 @@ class Estimator(TransformerMixin, BaseEstimator):
         # indices are drawn with replacement, so a block may hold fewer samples than a batch
         need_val = receptive_field - 1 + min_windows
         need_train = max(receptive_field, 2)
-        why_val = f"{min_windows} window centres of the receptive field of {receptive_field} samples" + (
-            f", more than time_offset={self.time_offset}" if uses_offset else ""
+        why_val = (
+            f"{min_windows} window centres of the receptive field of {receptive_field} samples"
+            + (f", more than time_offset={self.time_offset}" if uses_offset else "")
         )
         train_arrays, train_behaviours, val_arrays, val_behaviours = [], [], [], []
         for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):

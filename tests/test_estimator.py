@@ -509,7 +509,11 @@ def test_auto_conditional_is_saved(tmp_path):
 
 def test_auto_conditional_refuses_what_cannot_work():
     X, pos = _toy()
-    with pytest.raises(ValueError, match=r"conditional='time' \(from conditional='auto'\) already is one"):
+    with pytest.raises(
+        ValueError, match=r"conditional='time' \(from conditional='auto'\) already is one"
+    ):
         Estimator(**FAST, conditional="auto", hybrid=True).fit(X)
-    with pytest.raises(ValueError, match=r"criterion='supcon' needs discrete labels .*'time_delta' \(from"):
+    with pytest.raises(
+        ValueError, match=r"criterion='supcon' needs discrete labels .*'time_delta' \(from"
+    ):
         Estimator(**FAST, conditional="auto", criterion="supcon").fit(X, pos)
