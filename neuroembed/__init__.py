@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 from neuroembed import datasets, losses, metrics, models, sampling
+from neuroembed.ensemble import Ensemble
 from neuroembed.estimator import Estimator
 from neuroembed.recording import Recording
 from neuroembed.solver import TrainingDivergedError
@@ -29,6 +30,7 @@ _LAZY_SUBMODULES = {
 }
 
 __all__ = [
+    "Ensemble",
     "Estimator",
     "Recording",
     "TrainingDivergedError",

@@ -117,6 +117,7 @@ RUNNABLE_PAGES = [
     "guides/mixed.md",
     "guides/hybrid.md",
     "guides/multisession.md",
+    "guides/ensembles.md",
     "guides/ssl.md",
 ]
 

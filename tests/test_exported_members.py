@@ -5,6 +5,7 @@ import importlib
 import neuroembed as ne
 
 EXPECTED = {
+    "Ensemble",
     "Estimator",
     "Recording",
     "TrainingDivergedError",

@@ -1,5 +1,13 @@
-"""Metrics for embeddings: consistency across runs and animals, decoding, goodness of fit, latent recovery."""
+"""Metrics for embeddings: consistency across runs and animals, decoding, goodness of fit, latent recovery, and
+alignment of embeddings onto one another."""
 
+from neuroembed.metrics.alignment import (
+    AlignedEmbeddings,
+    Alignment,
+    align,
+    align_embeddings,
+    fit_alignment,
+)
 from neuroembed.metrics.consistency import consistency
 from neuroembed.metrics.decoding import decode
 from neuroembed.metrics.goodness_of_fit import (
@@ -10,8 +18,13 @@ from neuroembed.metrics.goodness_of_fit import (
 from neuroembed.metrics.latent import latent_recovery
 
 __all__ = [
+    "AlignedEmbeddings",
+    "Alignment",
+    "align",
+    "align_embeddings",
     "consistency",
     "decode",
+    "fit_alignment",
     "goodness_of_fit",
     "goodness_of_fit_history",
     "infonce_to_bits",
