@@ -12,6 +12,7 @@ import math
 import os
 import pickle
 import platform
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ _SCORE_BATCHES = 8
 _MIN_VALIDATION_WINDOWS = 4
 # settings a resumed fit may change: how long and how visibly it runs, and where checkpoints go
 _RESUMABLE_PARAMS = ("max_iterations", "max_seconds", "verbose", "checkpoint_dir")
+
+
+#: Serialises the seeding of torch's global generator while encoders are built (see ``_prepare``).
+_GLOBAL_RNG_LOCK = threading.Lock()
 
 
 def _version() -> str:
@@ -613,7 +618,12 @@ class Estimator(TransformerMixin, BaseEstimator):
         if multi and self._fit_conditional == "mixed":
             self._check_shared_labels(train_behaviours, left, centres)
 
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        # the encoders' initial weights come from torch's process-wide generator, seeded here; the lock keeps fits
+        # in several threads of one process (a threading backend, say) from seeding and drawing in between
+        with (
+            _GLOBAL_RNG_LOCK,
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        ):
             torch.manual_seed(int(rng.integers(0, 2**63 - 1)))
             encoders = [
                 make_encoder(

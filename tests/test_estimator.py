@@ -517,3 +517,20 @@ def test_auto_conditional_refuses_what_cannot_work():
         ValueError, match=r"criterion='supcon' needs discrete labels .*'time_delta' \(from"
     ):
         Estimator(**FAST, conditional="auto", criterion="supcon").fit(X, pos)
+
+
+def test_fits_in_threads_get_their_own_initial_weights():
+    # the initial weights come from torch's global generator: fits in threads must not seed it in between
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, pos = _toy(n=200)
+
+    def weights(seed):
+        est = Estimator(**{**FAST, "max_iterations": 0}, random_state=seed).fit(X, pos)
+        return torch.cat([p.detach().flatten() for p in est.encoder_.parameters()])
+
+    alone = [weights(seed) for seed in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(weights, range(8)))
+    for a, b in zip(alone, threaded):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
