@@ -1,0 +1,396 @@
+"""Embedding quality at CEBRA's wall-clock: CEBRA 0.6.1 at 2000 iterations, neuroembed's recipe in the same seconds.
+
+For every dataset and seed, in one process:
+
+1. **CEBRA** trains for 2000 iterations with the settings of ``quality.py`` (offset10, batch 512, output dimension 8,
+   time offset 10, temperature 1, learning rate 3e-4, ``time_delta`` positives, or discrete-label positives for a
+   labelled task, cosine distance) from neuroembed's initial weights for that seed; its whole ``fit`` is timed, set-up
+   included.
+2. **neuroembed's recipe**, :func:`make_estimator`, gets exactly those seconds: ``make_estimator(seconds, seed)``
+   is fitted on the same training block, its ``fit`` timed the same way.
+3. **neuroembed at equal settings**: CEBRA's settings and iteration count, from the same initial weights (the
+   paired equal-iterations comparison that ``results/quality.md`` reports).
+
+Every system trains on the training block of :mod:`_tasks` (the first 80 % of a recording, or of each class for the
+BCI session), embeds the whole recording with its own ``transform`` and is scored on the held-out block with the
+same kNN decoder (:func:`_tasks.decode_error`: median absolute error, circular error for the ring, misclassification
+rate for the BCI targets), and by the consistency R^2 between the embeddings of every two seeds.
+
+CEBRA's side alone takes minutes per seed, so the script runs **one dataset per invocation** and writes its figures to
+``results/quality_budget/<dataset>.json``; ``--merge`` turns every such file into ``results/quality_budget.md``
+(equal wall-clock) and ``results/quality.md`` (equal iterations)::
+
+    python benchmarks/quality_budget.py --dataset rat          # 5 seeds on real recordings, 3 on synthetic ones
+    python benchmarks/quality_budget.py --merge
+    python benchmarks/quality_budget.py --quick --dataset linear_track   # smoke test, writes nothing
+
+:func:`make_estimator` is the recipe that ``docs/guides/quality.md`` recommends to users; it is defined once here and
+used unchanged on every dataset. It takes no property of the data: what the behaviour is (continuous, labels) is
+read by the estimator itself (``conditional="auto"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.stats
+import torch
+
+import neuroembed as ne
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _tasks  # noqa: E402  (the benchmark's own helper module)
+import quality  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+PER_DATASET = RESULTS / "quality_budget"
+DATASETS = ("rat", "achilles", "bci", "nelpy", "linear_track", "latent_manifold", "ring")
+REAL = ("rat", "achilles", "bci", "nelpy")
+ITERATIONS = 2000
+QUICK_ITERATIONS = 30
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the recipe
+# ---------------------------------------------------------------------------------------------------------------------
+#: Members of the recipe's ensemble, and how many are trained at once (one per core of the benchmark machine).
+RECIPE_MEMBERS = 4
+RECIPE_JOBS = 2
+
+
+def make_estimator(seconds: float, random_state: int | None) -> ne.Ensemble:
+    """neuroembed's recipe for a wall-clock budget of ``seconds``: the same on every dataset.
+
+    An ensemble of :data:`RECIPE_MEMBERS` estimators with different seeds, :data:`RECIPE_JOBS` trained at a time
+    (one per core), aligned by orthogonal Procrustes and averaged. Each member trains with a learning rate of
+    1e-3 (CEBRA's default, 3e-4, is far from converged after 2000 steps) and a 16-dimensional embedding, for
+    its share of the budget: the budget over the rounds of members, less 15 % for starting the workers, embedding
+    the training data and aligning. Everything else is the estimator's default (offset10, batch 512, time
+    offset 10, temperature 1, cosine); the conditional follows the behaviour (``"auto"``).
+    """
+    rounds = -(-RECIPE_MEMBERS // RECIPE_JOBS)
+    member = ne.Estimator(
+        conditional="auto",
+        learning_rate=1e-3,
+        output_dimension=16,
+        max_iterations=1_000_000,
+        max_seconds=0.85 * seconds / rounds,
+        device="cpu",
+    )
+    return ne.Ensemble(
+        member, n_estimators=RECIPE_MEMBERS, n_jobs=RECIPE_JOBS, random_state=random_state
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------------------------------------------------
+def equal_settings(task: _tasks.Task) -> dict[str, Any]:
+    """CEBRA's settings of ``quality.py`` for this task (discrete-label positives for a labelled task)."""
+    settings = dict(quality.SETTINGS)
+    if task.kind == "discrete":
+        settings["conditional"] = "discrete"
+    return settings
+
+
+def whole_recording(task: _tasks.Task) -> np.ndarray:
+    return np.concatenate([task.neural_train, task.neural_test])
+
+
+def fit_cebra(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray, float]:
+    """CEBRA from neuroembed's initial weights for ``seed``; the embedding of the whole recording and the fit seconds."""
+    import cebra
+
+    settings = equal_settings(task)
+    weights = initial_weights(task, settings, seed)
+    torch.manual_seed(seed)
+    kwargs = quality.cebra_kwargs(settings)
+    if task.kind == "discrete":
+        # CEBRA picks discrete positives from the labels' dtype and takes no such conditional name
+        kwargs["conditional"] = "time_delta"
+    model = cebra.CEBRA(**kwargs, max_iterations=iterations)
+    t0 = time.perf_counter()
+    with quality.cebra_starts_from(weights):
+        model.fit(task.neural_train, task.behaviour_train)
+    seconds = time.perf_counter() - t0
+    return np.asarray(model.transform(whole_recording(task)), dtype=np.float32), seconds
+
+
+def initial_weights(task: _tasks.Task, settings: dict[str, Any], seed: int) -> list[torch.Tensor]:
+    est = ne.Estimator(**settings, max_iterations=1, random_state=seed)
+    # neuroembed's untrained weights for this seed (the estimator has no public warm start yet: issue 14)
+    encoder = est._prepare(task.neural_train, task.behaviour_train).encoder
+    return [p.detach().cpu().clone() for p in encoder.parameters()]
+
+
+def fit_equal(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray, float]:
+    """neuroembed with CEBRA's settings and iterations."""
+    est = ne.Estimator(**equal_settings(task), max_iterations=iterations, random_state=seed)
+    t0 = time.perf_counter()
+    est.fit(task.neural_train, task.behaviour_train)
+    seconds = time.perf_counter() - t0
+    return est.transform(whole_recording(task)), seconds
+
+
+def fit_recipe(task: _tasks.Task, budget: float, seed: int) -> tuple[np.ndarray, float, dict]:
+    """The recipe with ``budget`` seconds; the embedding, the fit seconds and what the members did."""
+    est = make_estimator(budget, seed)
+    t0 = time.perf_counter()
+    est.fit(task.neural_train, task.behaviour_train)
+    seconds = time.perf_counter() - t0
+    members = [
+        {
+            "iterations": int(m.n_iter_),
+            "stop_reason": str(m.stop_reason_),
+            "seconds": float(m.fit_seconds_),
+        }
+        for m in est.estimators_
+    ]
+    return est.transform(whole_recording(task)), seconds, {"members": members}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# running one dataset
+# ---------------------------------------------------------------------------------------------------------------------
+def score(task: _tasks.Task, embedding: np.ndarray) -> float:
+    n = task.neural_train.shape[0]
+    return float(_tasks.decode_error(task, embedding[:n], embedding[n:]))
+
+
+def run(task: _tasks.Task, seeds: list[int], iterations: int, systems: list[str]) -> dict:
+    runs: dict[str, dict[str, list]] = {
+        s: {"error": [], "seconds": [], "embeddings": [], "extra": []} for s in systems
+    }
+    raw = score(task, whole_recording(task))
+    print(f"{task.name}: raw counts {raw:.4f} {task.unit}", file=sys.stderr, flush=True)
+    if "recipe" in systems:
+        # untimed: start the recipe's worker processes (and their imports) once, as CEBRA's import is done before
+        # its first fit is timed; later fits reuse the workers
+        make_estimator(1.0, 0).fit(task.neural_train[:600], task.behaviour_train[:600])
+    for seed in seeds:
+        budget = None
+        if "CEBRA" in systems:
+            emb, sec = fit_cebra(task, iterations, seed)
+            budget = sec
+            record(runs["CEBRA"], task, emb, sec, {}, "CEBRA", seed)
+        if "recipe" in systems:
+            if budget is None:
+                raise SystemExit("the recipe's budget is CEBRA's fit time: run CEBRA too.")
+            emb, sec, extra = fit_recipe(task, budget, seed)
+            record(runs["recipe"], task, emb, sec, extra, "recipe", seed)
+        if "equal" in systems:
+            emb, sec = fit_equal(task, iterations, seed)
+            record(runs["equal"], task, emb, sec, {}, "equal", seed)
+    out: dict[str, Any] = {"raw_error": raw}
+    for name, r in runs.items():
+        out[name] = {
+            "error": r["error"],
+            "seconds": r["seconds"],
+            "consistency": quality.run_consistency(r["embeddings"]),
+            "extra": r["extra"],
+        }
+    return out
+
+
+def record(
+    r: dict, task: _tasks.Task, emb: np.ndarray, sec: float, extra: dict, name: str, seed: int
+) -> None:
+    r["error"].append(score(task, emb))
+    r["seconds"].append(sec)
+    r["embeddings"].append(emb)
+    r["extra"].append(extra)
+    print(
+        f"  {task.name:16s} {name:7s} seed {seed}: error {r['error'][-1]:.4f} {task.unit}, fit {sec:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def header(args: argparse.Namespace, loads: tuple) -> dict[str, Any]:
+    return {
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": f"{platform.platform()}; CPU {quality.cpu_model()}, {os.cpu_count()} cores",
+        "torch_threads": torch.get_num_threads(),
+        "load_before": loads[0],
+        "load_after": loads[1],
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "neuroembed": f"{quality.package_version('neuroembed')} (git {quality.git_revision()})",
+            "cebra": quality.cebra_version(),
+        },
+        "command": " ".join(["python", "benchmarks/quality_budget.py", *sys.argv[1:]]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# merging
+# ---------------------------------------------------------------------------------------------------------------------
+def interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and its 95 % t-interval over seeds (the mean itself twice for one seed)."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, mean, mean
+    half = float(scipy.stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+def fmt_error(values: list[float], digits: int = 4) -> str:
+    mean, lo, hi = interval(values)
+    return f"{np.median(values):.{digits}f} ({mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}])"
+
+
+def fmt_range(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "n/a"
+    return f"{np.mean(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
+
+
+def merge() -> None:
+    files = sorted(PER_DATASET.glob("*.json"))
+    if not files:
+        raise SystemExit(f"no per-dataset results in {PER_DATASET}; run a dataset first.")
+    results = {f.stem: json.loads(f.read_text()) for f in files}
+    order = [d for d in DATASETS if d in results]
+    budget = [
+        "# Embedding quality at CEBRA's wall-clock: CEBRA 2000 iterations vs neuroembed's recipe in the same "
+        "seconds",
+        "",
+        "Produced by `python benchmarks/quality_budget.py --dataset NAME` (one dataset per run) and `--merge`. "
+        "Error: median over seeds (mean [95 % t-interval]) of the kNN error on the held-out block; lower is better. "
+        "Consistency: R^2 between two seeds' embeddings of the whole recording (mean [min, max] over pairs). "
+        "Seconds: one whole `fit`, set-up included. The recipe is `make_estimator(seconds, random_state)` in "
+        "`quality_budget.py`, the same for every dataset, given CEBRA's seconds of the same seed.",
+        "",
+        "| dataset | seeds | CEBRA error | recipe error | change of median | CEBRA consistency | recipe "
+        "consistency | CEBRA s | recipe s | raw counts |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    equal = [
+        "# Embedding quality at equal settings and iterations: neuroembed vs CEBRA 0.6.1",
+        "",
+        "Produced by `python benchmarks/quality_budget.py --dataset NAME` and `--merge` (the *equal* runs of the "
+        "same invocations as `quality_budget.md`). Both systems: offset10, batch 512, output dimension 8, time "
+        "offset 10, temperature 1, learning rate 3e-4, 2000 iterations, `time_delta` positives (discrete labels "
+        "for the BCI session), cosine distance, each seed starting from the same initial weights. Error: mean "
+        "[95 % t-interval] over seeds, then the seed spread (standard deviation over seeds).",
+        "",
+        "| dataset | seeds | neuroembed error | CEBRA error | difference of means | neuroembed spread | CEBRA "
+        "spread | neuroembed consistency | CEBRA consistency | neuroembed s | CEBRA s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for name in order:
+        r = results[name]
+        unit = r["unit"]
+        c, rec, eq = r["runs"]["CEBRA"], r["runs"].get("recipe"), r["runs"].get("equal")
+        seeds = len(c["error"])
+        if rec:
+            change = (np.median(rec["error"]) / np.median(c["error"]) - 1.0) * 100
+            budget.append(
+                f"| {r['description']} | {seeds} | {fmt_error(c['error'])} {unit} | {fmt_error(rec['error'])} "
+                f"{unit} | {change:+.1f} % | {fmt_range(c['consistency'])} | {fmt_range(rec['consistency'])} | "
+                f"{np.mean(c['seconds']):.0f} | {np.mean(rec['seconds']):.0f} | {r['runs']['raw_error']:.4f} |"
+            )
+        if eq:
+            m_eq, lo_eq, hi_eq = interval(eq["error"])
+            m_c, lo_c, hi_c = interval(c["error"])
+            sd_eq, sd_c = float(np.std(eq["error"], ddof=1)), float(np.std(c["error"], ddof=1))
+            equal.append(
+                f"| {r['description']} | {seeds} | {m_eq:.4f} [{lo_eq:.4f}, {hi_eq:.4f}] {unit} | {m_c:.4f} "
+                f"[{lo_c:.4f}, {hi_c:.4f}] {unit} | {m_eq - m_c:+.4f} | {sd_eq:.4f} | {sd_c:.4f} | "
+                f"{fmt_range(eq['consistency'])} | {fmt_range(c['consistency'])} | {np.mean(eq['seconds']):.0f} | "
+                f"{np.mean(c['seconds']):.0f} |"
+            )
+        h = r["header"]
+        notes.append(
+            f"- `{name}`: {h['date']}, load {h['load_before'][0]:.2f} -> {h['load_after'][0]:.2f}, torch threads "
+            f"{h['torch_threads']}, neuroembed {h['versions']['neuroembed']}, CEBRA {h['versions']['cebra']}; "
+            f"`{h['command']}`"
+        )
+    machine = results[order[0]]["header"]["machine"]
+    tail = ["", f"Machine: {machine}. Runs:", "", *notes, ""]
+    (RESULTS / "quality_budget.md").write_text("\n".join(budget + tail))
+    (RESULTS / "quality.md").write_text("\n".join(equal + tail))
+    print("\n".join(budget + [""] + equal + tail))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=DATASETS, help="the dataset to run")
+    p.add_argument("--merge", action="store_true", help="merge results/quality_budget/*.json")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0-4 (real), 0-2")
+    p.add_argument("--iterations", type=int, default=None, help=f"CEBRA's (default {ITERATIONS})")
+    p.add_argument(
+        "--systems",
+        nargs="+",
+        default=["CEBRA", "recipe", "equal"],
+        choices=["CEBRA", "recipe", "equal"],
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke test: few iterations, writes nothing"
+    )
+    p.add_argument(
+        "--output", default=None, help="JSON file (default results/quality_budget/NAME.json)"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads of this process")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.merge:
+        merge()
+        return
+    if args.dataset is None:
+        raise SystemExit("give --dataset NAME (one of " + ", ".join(DATASETS) + ") or --merge.")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    try:
+        task = _tasks.load_task(args.dataset)
+    except _tasks.MissingData as err:
+        print(f"skipping {args.dataset!r}: {err}", file=sys.stderr)
+        return
+    seeds = args.seeds or (list(range(5)) if args.dataset in REAL else list(range(3)))
+    iterations = args.iterations or (QUICK_ITERATIONS if args.quick else ITERATIONS)
+    if args.quick:
+        seeds = seeds[:2]
+    loads = [os.getloadavg()]
+    runs = run(task, seeds, iterations, list(args.systems))
+    loads.append(os.getloadavg())
+    result = {
+        "dataset": args.dataset,
+        "description": task.description,
+        "unit": task.unit,
+        "kind": task.kind,
+        "seeds": seeds,
+        "iterations": iterations,
+        "quick": args.quick,
+        "header": header(args, tuple(loads)),
+        "runs": runs,
+    }
+    text = json.dumps(result, indent=1)
+    if args.quick and args.output is None:
+        print(text)
+        return
+    path = Path(args.output) if args.output else PER_DATASET / f"{args.dataset}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"written to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
