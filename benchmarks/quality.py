@@ -29,7 +29,7 @@ decide whether a run of ``linear_track`` grows a fourth embedding dimension for 
 
 Run from the repository root, in an environment with neuroembed and (optionally) ``cebra`` installed::
 
-    python benchmarks/quality.py                      # the full run (results/quality.md)
+    python benchmarks/quality.py                      # the full run (results/quality_two_seeds.md)
     python benchmarks/quality.py --quick --output -   # a smoke test: 50 iterations, small synthetic data
 
 Without ``cebra`` the script runs neuroembed alone and says so in the table.
@@ -59,7 +59,7 @@ import neuroembed as ne
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RAT = REPO / ".." / "shared" / "data" / "cebra_rat_hippocampus" / "buddy.jl"
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "quality.md"
+DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "quality_two_seeds.md"
 DATASETS = ("rat", "linear_track", "latent_manifold")
 DEFAULT_ITERATIONS = 2000
 QUICK_ITERATIONS = 50

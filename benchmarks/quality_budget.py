@@ -167,7 +167,14 @@ def score(task: _tasks.Task, embedding: np.ndarray) -> float:
     return float(_tasks.decode_error(task, embedding[:n], embedding[n:]))
 
 
-def run(task: _tasks.Task, seeds: list[int], iterations: int, systems: list[str]) -> dict:
+def run(
+    task: _tasks.Task,
+    seeds: list[int],
+    iterations: int,
+    systems: list[str],
+    after_seed: Any = None,
+) -> dict:
+    """Every system on every seed; ``after_seed(results so far)`` after each seed (to save partial results)."""
     runs: dict[str, dict[str, list]] = {
         s: {"error": [], "seconds": [], "embeddings": [], "extra": []} for s in systems
     }
@@ -191,6 +198,12 @@ def run(task: _tasks.Task, seeds: list[int], iterations: int, systems: list[str]
         if "equal" in systems:
             emb, sec = fit_equal(task, iterations, seed)
             record(runs["equal"], task, emb, sec, {}, "equal", seed)
+        if after_seed is not None:
+            after_seed(summary(raw, runs))
+    return summary(raw, runs)
+
+
+def summary(raw: float, runs: dict[str, dict[str, list]]) -> dict[str, Any]:
     out: dict[str, Any] = {"raw_error": raw}
     for name, r in runs.items():
         out[name] = {
@@ -368,27 +381,37 @@ def main(argv: list[str] | None = None) -> None:
     iterations = args.iterations or (QUICK_ITERATIONS if args.quick else ITERATIONS)
     if args.quick:
         seeds = seeds[:2]
-    loads = [os.getloadavg()]
-    runs = run(task, seeds, iterations, list(args.systems))
-    loads.append(os.getloadavg())
-    result = {
-        "dataset": args.dataset,
-        "description": task.description,
-        "unit": task.unit,
-        "kind": task.kind,
-        "seeds": seeds,
-        "iterations": iterations,
-        "quick": args.quick,
-        "header": header(args, tuple(loads)),
-        "runs": runs,
-    }
-    text = json.dumps(result, indent=1)
-    if args.quick and args.output is None:
-        print(text)
-        return
     path = Path(args.output) if args.output else PER_DATASET / f"{args.dataset}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    start_load = os.getloadavg()
+
+    def result(runs: dict[str, Any]) -> str:
+        done = len(runs[args.systems[0]]["error"])
+        return json.dumps(
+            {
+                "dataset": args.dataset,
+                "description": task.description,
+                "unit": task.unit,
+                "kind": task.kind,
+                "seeds": seeds[:done],
+                "iterations": iterations,
+                "quick": args.quick,
+                "header": header(args, (start_load, os.getloadavg())),
+                "runs": runs,
+            },
+            indent=1,
+        )
+
+    def save(runs: dict[str, Any]) -> None:
+        # after every seed, so that a run stopped part-way keeps the seeds it finished
+        if not (args.quick and args.output is None):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(result(runs))
+
+    runs = run(task, seeds, iterations, list(args.systems), after_seed=save)
+    if args.quick and args.output is None:
+        print(result(runs))
+        return
+    save(runs)
     print(f"written to {path}", file=sys.stderr)
 
 
