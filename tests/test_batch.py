@@ -249,11 +249,11 @@ def test_failures_are_reported_not_raised(tmp_path: Path, monkeypatch: pytest.Mo
         lambda jobs, rows, *a: rows.update({j["path"]: batch._embed_one(j) for j in jobs}),
     )
     short = tmp_path / "short.nwb"
-    write_units_position_nwb(short, seed=0, duration=0.3)  # 12 bins: fewer than batch_size
+    write_units_position_nwb(short, seed=0, duration=0.03)  # shorter than one bin
     missing = tmp_path / "missing.nwb"
     summary = embed_files([short, missing], TINY, tmp_path / "out", progress=False)
     assert summary["status"].tolist() == ["failed", "failed"]
-    assert "batch_size=32 is larger than" in summary["error"].iloc[0]
+    assert "shorter than one bin" in summary["error"].iloc[0]
     assert summary["error"].iloc[1].startswith("FileNotFoundError")
     # labels asked for by the conditional but absent from the file
     other = tmp_path / "ok.nwb"

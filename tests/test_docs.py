@@ -118,6 +118,7 @@ RUNNABLE_PAGES = [
     "guides/hybrid.md",
     "guides/multisession.md",
     "guides/ensembles.md",
+    "guides/quality.md",
     "guides/ssl.md",
 ]
 
