@@ -68,6 +68,13 @@ _RESUMABLE_PARAMS = ("max_iterations", "max_seconds", "verbose", "checkpoint_dir
 _GLOBAL_RNG_LOCK = threading.Lock()
 
 
+def _receptive_field(model: str) -> int:
+    """The receptive field of a named encoder, read off a one-neuron probe built without touching the caller's
+    (or another thread's) draws from torch's global generator."""
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        return int(MODELS[model](1).receptive_field)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -424,7 +431,7 @@ class Estimator(TransformerMixin, BaseEstimator):
 
     def _check_sessions(self, X: Any, y: Any) -> tuple[list[np.ndarray], list[Any], bool]:
         """Validate neural data and behaviour; returns per-session lists and whether X was a session list."""
-        receptive_field = MODELS[self.model](1).receptive_field
+        receptive_field = _receptive_field(self.model)
         multi = _is_session_list(X)
         if isinstance(X, list) and len(X) == 0:
             raise ValueError(
@@ -583,7 +590,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         arrays, behaviours, multi = self._check_sessions(X, y)
         device = resolve_device(self.device)
         rng, generator = make_generators(self.random_state, device)
-        receptive_field = MODELS[self.model](1).receptive_field
+        receptive_field = _receptive_field(self.model)
         left, right = window_offsets(receptive_field)
         batch_size = self.batch_size
         # by default as many negatives as references: batch_size per session, as CEBRA draws them

@@ -266,7 +266,7 @@ def test_parallel_fits_are_identical_to_sequential():
     X_bad = X.copy()
     X_bad[3, 2] = np.nan
     with pytest.raises(
-        ValueError, match=r"ensemble member 0 of 2 \(random_state=\d+\) failed: neural contains"
+        ValueError, match=r"ensemble member [01] of 2 \(random_state=\d+\) failed: neural contains"
     ):
         _ensemble(n_estimators=2, n_jobs=2).fit(X_bad, y)
 
