@@ -1,0 +1,244 @@
+"""How the recipe of ``quality_budget.py`` was chosen: member settings compared on the training blocks only.
+
+The recipe must be one fixed function for every dataset, so it is chosen *before* the benchmark, and never on the
+held-out test blocks that ``quality_budget.py`` scores. This script splits each task's **training block** once more:
+its first 80 % (inner training) and its last 20 % (inner validation; per class for the BCI session, as the outer
+split does). A candidate member setting is fitted on the inner training part for a fixed number of seconds (one
+thread, two fits at a time: the recipe's conditions on a 2-core machine) and scored by the task's kNN decoder on the
+inner validation part. The test blocks are not loaded into any fit or score here.
+
+    python benchmarks/recipe_study.py --datasets rat achilles bci --configs base temp05 dim32 --seeds 0 1
+    python benchmarks/recipe_study.py --datasets nelpy --seconds 150 --configs base early
+
+Figures go to ``results/recipe_study/<dataset>.json`` (appended run by run) and ``results/recipe_study.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _tasks  # noqa: E402
+
+
+# An experiment, not a public model: a wide receptive field at a few layers' cost (dilated residual blocks).
+def _register_dilated() -> None:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from neuroembed.models import MODELS, ConvEncoder
+    from neuroembed.models.conv import conv_weight_matrix
+
+    class DilatedResidual(nn.Module):
+        def __init__(self, channels: int, dilation: int) -> None:
+            super().__init__()
+            self.d = dilation
+            self.conv = nn.Conv1d(channels, channels, kernel_size=3, dilation=dilation)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[..., self.d : -self.d] + F.gelu(self.conv(x))
+
+        def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
+            d, length = self.d, h.shape[1] - 2 * self.d
+            cols = torch.cat([h[:, i * d : i * d + length] for i in range(3)], dim=-1)
+            return h[:, d:-d] + F.gelu(
+                F.linear(cols, conv_weight_matrix(self.conv), self.conv.bias)
+            )
+
+    def make(dilations: tuple[int, ...]) -> type:
+        class Dilated(ConvEncoder):
+            def __init__(self, n_inputs, n_hidden=32, output_dimension=8, *, normalize=True):
+                super().__init__(
+                    n_inputs, n_hidden, output_dimension, n_residual=0, normalize=normalize
+                )
+                self.trunk.blocks = nn.ModuleList(DilatedResidual(n_hidden, d) for d in dilations)
+                self.receptive_field = 2 + 2 * sum(dilations) + 2
+
+        return Dilated
+
+    MODELS.setdefault("dil34", make((1, 2, 4, 8)))
+    MODELS.setdefault("dil18", make((1, 2, 4)))
+    MODELS.setdefault("dil34b", make((1, 2, 4, 4, 4)))
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PER_DATASET = RESULTS / "recipe_study"
+
+#: Seconds one member gets per dataset: the recipe's share of CEBRA's median fit seconds in quality_budget.py
+#: (0.85 x CEBRA seconds / 2 rounds), rounded.
+MEMBER_SECONDS = {
+    "rat": 27.0,
+    "achilles": 18.0,
+    "bci": 18.0,
+    "nelpy": 150.0,
+    "linear_track": 30.0,
+    "latent_manifold": 32.0,
+    "ring": 30.0,
+}
+
+BASE: dict[str, Any] = dict(conditional="auto", learning_rate=1e-3, output_dimension=16)
+
+#: Candidate member settings (changes from BASE).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "temp05": dict(temperature=0.5),
+    "temp02": dict(temperature=0.2),
+    "learnT": dict(temperature_mode="learnable"),
+    "dim32": dict(output_dimension=32),
+    "dim8": dict(output_dimension=8),
+    "off36": dict(model="offset36"),
+    "off5": dict(model="offset5"),
+    "toff5": dict(time_offset=5),
+    "toff20": dict(time_offset=20),
+    "batch1024": dict(batch_size=1024),
+    "batch256": dict(batch_size=256),
+    "lr3e-3": dict(learning_rate=3e-3),
+    "lr3e-4": dict(learning_rate=3e-4),
+    "hidden64": dict(num_hidden_units=64),
+    "early": dict(early_stopping=True),
+    "dil34": dict(model="dil34"),
+    "dil18": dict(model="dil18"),
+    "dil34b": dict(model="dil34b"),
+}
+
+
+def inner_task(task: _tasks.Task) -> _tasks.Task:
+    """``task``'s training block split again: first 80 % inner training, last 20 % inner validation."""
+    n = task.n_train
+    if task.kind == "discrete":
+        labels = task.behaviour_train
+        train_rows, val_rows = [], []
+        for label in np.unique(labels):
+            rows = np.flatnonzero(labels == label)
+            k = int(round(0.8 * rows.size))
+            train_rows.append(rows[:k])
+            val_rows.append(rows[k:])
+        tr, va = np.concatenate(train_rows), np.concatenate(val_rows)
+    else:
+        k = int(round(0.8 * n))
+        tr, va = np.arange(k), np.arange(k, n)
+    return _tasks.Task(
+        task.name,
+        task.neural_train[tr],
+        task.neural_train[va],
+        task.behaviour_train[tr],
+        task.behaviour_train[va],
+        task.target_train[tr],
+        task.target_train[va],
+        task.kind,
+        task.unit,
+        task.description + " [inner split of the training block]",
+    )
+
+
+def _fit_one(name: str, config: str, seed: int, seconds: float) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    import neuroembed as ne
+
+    _register_dilated()
+    task = inner_task(_tasks.load_task(name))
+    params = {**BASE, **CONFIGS[config]}
+    est = ne.Estimator(
+        **params, max_iterations=1_000_000, max_seconds=seconds, device="cpu", random_state=seed
+    )
+    t0 = time.perf_counter()
+    est.fit(task.neural_train, task.behaviour_train)
+    fit_s = time.perf_counter() - t0
+    # the validation block follows the inner training block in time: embed them together as the benchmark does
+    whole = est.transform(np.concatenate([task.neural_train, task.neural_test]))
+    emb_train, emb_val = whole[: task.n_train], whole[task.n_train :]
+    return {
+        "config": config,
+        "seed": seed,
+        "error": _tasks.decode_error(task, emb_train, emb_val),
+        "iterations": int(est.n_iter_),
+        "best_iteration": getattr(est, "best_iteration_", None),
+        "seconds": fit_s,
+        "budget": seconds,
+    }
+
+
+def write_markdown() -> Path:
+    """Every ``results/recipe_study/<dataset>.json`` as one table, each setting beside ``base``."""
+    lines = [
+        "# Recipe study: member settings on the inner split of each training block",
+        "",
+        "Produced by `python benchmarks/recipe_study.py`. One member (an `Estimator`, not an ensemble) per fit, "
+        "trained on the first 80 % of the task's training block for a fixed number of seconds (one thread, two "
+        "fits at a time), scored by the task's kNN decoder on the last 20 % of the training block. The test blocks "
+        "of `quality_budget.py` are not used. Base: `conditional='auto'`, learning rate 1e-3, output dimension 16, "
+        "everything else the estimator's default (offset10, batch 512, temperature 1). Error: mean over seeds "
+        "(each seed); change: of the mean, against `base` on the same dataset and seeds.",
+        "",
+        "| dataset | seconds per fit | setting | seeds | error | change vs base | iterations |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(PER_DATASET.glob("*.json")):
+        rows = json.loads(path.read_text())
+        name = path.stem
+        configs = list(dict.fromkeys(r["config"] for r in rows))
+        base = {r["seed"]: r["error"] for r in rows if r["config"] == "base"}
+        for config in configs:
+            mine = [r for r in rows if r["config"] == config]
+            errs = [r["error"] for r in mine]
+            paired = [base[r["seed"]] for r in mine if r["seed"] in base]
+            change = (
+                f"{100 * (np.mean(errs) / np.mean(paired) - 1):+.1f} %"
+                if len(paired) == len(mine) and config != "base"
+                else ""
+            )
+            seconds = sorted({round(r.get("budget", r["seconds"])) for r in mine})
+            lines.append(
+                f"| {name} | {'/'.join(map(str, seconds))} | {config} `{CONFIGS.get(config, {})}` | {len(mine)} | "
+                f"{np.mean(errs):.4f} ({', '.join(f'{e:.4f}' for e in errs)}) | {change} | "
+                f"{int(np.mean([r['iterations'] for r in mine]))} |"
+            )
+    out = RESULTS / "recipe_study.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["rat", "achilles", "bci"])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="member seconds (default: MEMBER_SECONDS)"
+    )
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    PER_DATASET.mkdir(parents=True, exist_ok=True)
+    for name in args.datasets:
+        seconds = args.seconds or MEMBER_SECONDS[name]
+        jobs = [(name, c, s, seconds) for c in args.configs for s in args.seeds]
+        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(_fit_one, *zip(*jobs)))
+        path = PER_DATASET / f"{name}.json"
+        old = json.loads(path.read_text()) if path.exists() else []
+        path.write_text(json.dumps(old + rows, indent=1))
+        for config in args.configs:
+            errs = [r["error"] for r in rows if r["config"] == config]
+            its = [r["iterations"] for r in rows if r["config"] == config]
+            print(
+                f"{name:10s} {config:10s} error {np.mean(errs):.4f} ({', '.join(f'{e:.4f}' for e in errs)}) "
+                f"iterations {int(np.mean(its))}",
+                flush=True,
+            )
+    print(f"wrote {write_markdown()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
