@@ -702,7 +702,16 @@ def check_models(fitted: dict[str, Any]) -> list[Row]:
 
     rows = []
     n_neurons, hidden, out = 30, 32, 8
-    for name in ("offset1", "offset5", "offset10", "offset36"):
+    for name in (
+        "offset1",
+        "offset5",
+        "offset10",
+        "offset15",
+        "offset20",
+        "offset36",
+        "offset40",
+        "offset50",
+    ):
         ours = ne.models.MODELS[name](n_neurons, hidden, out)
         theirs = cebra.models.init(
             f"{name}-model", num_neurons=n_neurons, num_units=hidden, num_output=out
@@ -771,7 +780,7 @@ def _same_weights_rows(n_neurons: int, hidden: int, out: int, seed: int = 0) -> 
     import cebra.models
 
     rows = []
-    for name in ("offset5", "offset10", "offset36"):
+    for name in ("offset5", "offset10", "offset15", "offset20", "offset36", "offset40", "offset50"):
         torch.manual_seed(seed)
         ours = ne.models.MODELS[name](n_neurons, hidden, out)
         torch.manual_seed(seed)

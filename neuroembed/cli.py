@@ -79,7 +79,7 @@ def _add_estimator_arguments(
         *architecture_flags,
         dest="architecture",
         metavar="NAME",
-        help="encoder: offset10 (default), offset1, offset5, offset36",
+        help="encoder: offset10 (default), offset1, offset5, offset36, dilated18, dilated34",
     )
     group.add_argument(
         "--output-dimension", type=_positive_int, metavar="D", help="embedding size (default 8)"

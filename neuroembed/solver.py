@@ -23,7 +23,12 @@ from tqdm.auto import tqdm
 
 from neuroembed.models.conv import conv_channels_last
 from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
-from neuroembed.models.time_major import conv_time_major, supports_time_major, trunk_time_major
+from neuroembed.models.time_major import (
+    conv_time_major,
+    supports_time_major,
+    trunk_time_major,
+    whole_shrink,
+)
 from neuroembed.sampling import ContrastiveSampler, IndexBatch
 
 __all__ = [
@@ -326,6 +331,19 @@ class ContrastiveSolver:
             self._sparse[s] = SparseRecording(data) if sparse else None
         return self._sparse[s]
 
+    def _blocks_on_whole(self, n_windows: int) -> int:
+        """Residual blocks that run over the whole (single-session) recording for ``n_windows`` windows: each one
+        whose input rows over all windows outnumber the recording's samples (by :attr:`whole_recording_fraction`),
+        the same rule as for the first layer. The windows shorten from block to block, so these are the first
+        blocks; on a short recording all of them, and each window's embedding is then one row of the output."""
+        n, length, count = self._data[0].shape[0], self._stem_length[0], 0
+        for block in self.model.trunk.blocks:
+            if n >= self.whole_recording_fraction * n_windows * length:
+                break
+            length -= block.shrink
+            count += 1
+        return count
+
     def _whole_recording_stem(self, s: int) -> torch.Tensor:
         """The first layer over session ``s``'s whole recording, ``(n - k + 1, 1, out)`` (time-major, one sequence)."""
         stem = self.model.stems[s]
@@ -373,8 +391,9 @@ class ContrastiveSolver:
         each session's stem is one matrix product per kernel tap on views of them. On a recording shorter than the
         rows a step reads (see :attr:`whole_recording_fraction`), the stem and the first GELU are instead applied
         once to every sample (as sparse products for sparse spike counts, see :attr:`max_sparse_density`) and the
-        windows cut out of their output; with one session, the first residual block runs on the whole recording
-        too. The shared trunk runs once on the hidden activations of every session together: time-major with its
+        windows cut out of their output; with one session, so do the residual blocks whose rows over all windows
+        outnumber the samples (all of them on a short recording: each window is then one row of the trunk's
+        output, and the wide encoders cost little more per step than the narrow ones). The shared trunk runs once on the hidden activations of every session together: time-major with its
         hand-written backward (:mod:`neuroembed.models.time_major`), or through the module's own forward under
         autocast, when compiled, and for MLP encoders.
         """
@@ -383,11 +402,12 @@ class ContrastiveSolver:
         sizes = [[len(g) for g in groups] for groups in indices]
         n_sessions = len(indices)
         if time_major and n_sessions == 1 and self._whole(0, sum(sizes[0])):
-            # one short recording: the first layer, its GELU and the first residual block run once over all of
+            # one short recording: the first layer, its GELU and the first residual blocks run once over all of
             # it, and the trunk cuts the windows out of that
+            n_whole = self._blocks_on_whole(sum(sizes[0]))
             start = torch.cat(indices[0]) - self.left
-            rows = start + self._time[0][: self._stem_length[0] - 2]
-            out = trunk_time_major(trunk, self._whole_recording_stem(0), rows=rows, n_whole=1)
+            rows = start + self._time[0][: self._stem_length[0] - whole_shrink(trunk, n_whole)]
+            out = trunk_time_major(trunk, self._whole_recording_stem(0), rows=rows, n_whole=n_whole)
         else:
             hidden = [
                 self._stem(s, torch.cat(groups) - self.left, activate=time_major)

@@ -177,7 +177,7 @@ def test_no_warnings_from_a_clean_loop():
         train_loop(lambda i: (w**2).sum(), opt, 3)
 
 
-@pytest.mark.parametrize("model", ["offset1", "offset5", "offset10", "offset36"])
+@pytest.mark.parametrize("model", ["offset1", "offset5", "offset10", "offset36", "dilated34"])
 @pytest.mark.parametrize("n_sessions", [1, 2])
 def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
     model, n_sessions, monkeypatch
@@ -207,6 +207,7 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
         (1e9, True, -1.0),
         (1e9, True, 1.0),
         (0.8, True, 1.0),
+        (0.1, True, 1.0),  # the stem and only the first blocks over the whole of a 600-sample recording
     ):
         monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
         monkeypatch.setattr(ContrastiveSolver, "max_sparse_density", density)
@@ -217,6 +218,8 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
         assert [e.shape for e in embedded] == [(64 * n_sessions, 8)] * 3
         # every session's first layer ran over its whole recording, sparse or dense as asked
         if fraction == 1e9:
+            if model != "offset1":
+                assert run.solver._blocks_on_whole(192) == len(run.encoder.trunk.blocks)
             assert len(run.solver._sparse) == n_sessions
             assert all((r is not None) == (density > 0) for r in run.solver._sparse.values())
         sum((e * torch.linspace(-1, 1, e.numel()).view_as(e)).sum() for e in embedded).backward()
@@ -228,3 +231,21 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
         for a, b in zip(grads, reference[1]):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "model,fraction,expected", [("dilated34", 0.1, 1), ("offset36", 0.1, 2), ("offset10", 0.8, 3)]
+)
+def test_blocks_run_over_the_whole_recording_while_the_windows_rows_outnumber_it(
+    model, fraction, expected, monkeypatch
+):
+    # 600 samples, 192 windows: block j runs whole while 600 < fraction * 192 * (its input length per window)
+    from neuroembed.estimator import Estimator
+    from neuroembed.solver import ContrastiveSolver
+
+    X = np.random.default_rng(0).poisson(1.0, (600, 5)).astype(np.float32)
+    est = Estimator(model=model, conditional="time", batch_size=64, device="cpu", random_state=0)
+    est._check_params()
+    solver = est._prepare(X, None).solver
+    monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
+    assert solver._blocks_on_whole(192) == expected

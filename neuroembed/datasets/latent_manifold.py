@@ -170,7 +170,9 @@ def latent_manifold(
     signal = features @ rng.normal(0.0, 1.0, (n_features, latent_dim))
     signal = (signal - signal.mean(0)) / np.maximum(signal.std(0), 1e-12)
 
-    latent = signal + latent_noise * slow_noise(n_samples, latent_dim, noise_timescale, bin_size, rng)
+    latent = signal + latent_noise * slow_noise(
+        n_samples, latent_dim, noise_timescale, bin_size, rng
+    )
 
     rates, observed = perceptron_counts(
         latent, n_neurons, hidden_units, mean_rate, bin_size, noise, rng

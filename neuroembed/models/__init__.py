@@ -8,11 +8,17 @@ average helpers of the momentum-teacher methods.
 from neuroembed.models._registry import MODELS, make_encoder
 from neuroembed.models.conv import (
     ConvEncoder,
+    Dilated18,
+    Dilated34,
     MultiSessionEncoder,
     Offset1,
     Offset5,
     Offset10,
+    Offset15,
+    Offset20,
     Offset36,
+    Offset40,
+    Offset50,
     window_offsets,
 )
 from neuroembed.models.ema import cosine_momentum, ema_update_, frozen_copy
@@ -33,7 +39,13 @@ __all__ = [
     "Offset1",
     "Offset5",
     "Offset10",
+    "Offset15",
+    "Offset20",
     "Offset36",
+    "Offset40",
+    "Offset50",
+    "Dilated18",
+    "Dilated34",
     "window_offsets",
     "BACKBONES",
     "make_backbone",

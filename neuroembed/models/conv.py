@@ -8,6 +8,10 @@ Architecture (following the description in Schneider, Lee & Mathis 2023): a kern
 ``n_hidden`` channels, then residual blocks ``x[..., 1:-1] + GELU(conv_k3(x))``, then a final convolution to
 ``output_dimension`` channels, L2-normalised when the distance is cosine. ``offset1`` is the same with kernels of size 1,
 i.e. an MLP applied to each sample.
+
+The ``dilated-N`` encoders reach a wide receptive field with few layers: their residual blocks are dilated,
+``x[..., d:-d] + GELU(conv_k3_dilation_d(x))`` with ``d`` doubling from block to block, so that ``dilated34`` sees 34
+samples with four blocks where ``offset36`` needs sixteen, at a quarter of the multiply-adds per window.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ __all__ = [
     "Offset1",
     "Offset5",
     "Offset10",
+    "Offset15",
+    "Offset20",
     "Offset36",
+    "Offset40",
+    "Offset50",
+    "Dilated18",
+    "Dilated34",
     "ConvEncoder",
     "MultiSessionEncoder",
     "window_offsets",
@@ -53,26 +63,35 @@ def conv_channels_last(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
 
     Equivalent to ``conv(h.transpose(1, 2)).transpose(1, 2)``, but the shifted copies of the input are laid side by
     side (im2col) and multiplied with the reshaped weight in a single GEMM, which on CPUs is markedly faster than a
-    direct convolution over windows this short.
+    direct convolution over windows this short. A dilated ``conv`` (dilation ``d``) takes its taps ``d`` apart:
+    ``(B, L, C_in) -> (B, L - d (k - 1), C_out)``.
     """
-    k = conv.kernel_size[0]
-    length = h.shape[1] - k + 1
-    cols = h if k == 1 else torch.cat([h[:, i : i + length] for i in range(k)], dim=-1)
+    k, d = conv.kernel_size[0], conv.dilation[0]
+    length = h.shape[1] - d * (k - 1)
+    cols = h if k == 1 else torch.cat([h[:, i * d : i * d + length] for i in range(k)], dim=-1)
     return F.linear(cols, conv_weight_matrix(conv), conv.bias)
 
 
 class _Residual(nn.Module):
-    """``x[..., 1:-1] + GELU(conv_3(x))``: a residual block that shortens the sequence by two."""
+    """``x[..., d:-d] + GELU(conv_3(x))`` with the convolution's dilation ``d``: shortens the sequence by ``2 d``."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, dilation: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(channels, channels, kernel_size=3)
+        self.conv = nn.Conv1d(channels, channels, kernel_size=3, dilation=dilation)
+        self.dilation = dilation
+
+    @property
+    def shrink(self) -> int:
+        """Samples the block removes from its input's length."""
+        return 2 * self.dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[..., 1:-1] + F.gelu(self.conv(x))
+        d = self.dilation
+        return x[..., d:-d] + F.gelu(self.conv(x))
 
     def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
-        return h[:, 1:-1] + F.gelu(conv_channels_last(h, self.conv))
+        d = self.dilation
+        return h[:, d:-d] + F.gelu(conv_channels_last(h, self.conv))
 
 
 class _Dense(nn.Module):
@@ -138,6 +157,8 @@ class ConvEncoder(nn.Module):
         Size of the embedding.
     n_residual : int
         Number of kernel-3 residual blocks.
+    dilations : tuple of int, optional
+        One residual block per entry, with that dilation (instead of ``n_residual`` undilated blocks).
     first_kernel, last_kernel : int
         Kernel sizes of the first (stem) and last convolution.
     normalize : bool
@@ -164,6 +185,7 @@ class ConvEncoder(nn.Module):
         last_kernel: int = 3,
         normalize: bool = True,
         dense: bool = False,
+        dilations: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.n_inputs = n_inputs
@@ -175,7 +197,11 @@ class ConvEncoder(nn.Module):
             blocks: list[nn.Module] = [_Dense(a, b) for a, b in zip(widths[:-1], widths[1:])]
         else:
             widths = [n_hidden]
-            blocks = [_Residual(n_hidden) for _ in range(n_residual)]
+            if dilations is None:
+                dilations = (1,) * n_residual
+            if any(not isinstance(d, int) or d < 1 for d in dilations):
+                raise ValueError(f"dilations must be positive integers; got {dilations!r}.")
+            blocks = [_Residual(n_hidden, d) for d in dilations]
         self.trunk = Trunk(
             blocks,
             widths[-1],
@@ -183,7 +209,7 @@ class ConvEncoder(nn.Module):
             last_kernel,
             normalize,
         )
-        shrink = 0 if dense else 2 * n_residual
+        shrink = 0 if dense else sum(b.shrink for b in blocks)
         self.receptive_field = first_kernel + shrink + last_kernel - 1
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -231,8 +257,34 @@ class Offset1(_MLPEncoder):
     """
 
 
-class Offset5(ConvEncoder):
-    """Conv encoder with a 5-sample receptive field.
+class _ResidualEncoder(ConvEncoder):
+    """Kernel-2 stem, :attr:`n_residual` kernel-3 residual blocks, output convolution of kernel :attr:`last_kernel`:
+    the layout of CEBRA's ``offset-N-model`` family."""
+
+    n_residual: int = 3
+    last_kernel: int = 3
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_hidden: int = 32,
+        output_dimension: int = 8,
+        *,
+        normalize: bool = True,
+    ):
+        super().__init__(
+            n_inputs,
+            n_hidden,
+            output_dimension,
+            n_residual=self.n_residual,
+            first_kernel=2,
+            last_kernel=self.last_kernel,
+            normalize=normalize,
+        )
+
+
+class Offset5(_ResidualEncoder):
+    """Conv encoder with a 5-sample receptive field (1 residual block, kernel-2 output; CEBRA's ``offset5-model``).
 
     Examples
     --------
@@ -240,27 +292,12 @@ class Offset5(ConvEncoder):
     torch.Size([2, 8, 1])
     """
 
-    def __init__(
-        self,
-        n_inputs: int,
-        n_hidden: int = 32,
-        output_dimension: int = 8,
-        *,
-        normalize: bool = True,
-    ):
-        super().__init__(
-            n_inputs,
-            n_hidden,
-            output_dimension,
-            n_residual=1,
-            first_kernel=2,
-            last_kernel=2,
-            normalize=normalize,
-        )
+    n_residual, last_kernel = 1, 2
 
 
-class Offset10(ConvEncoder):
-    """Conv encoder with a 10-sample receptive field (the default model).
+class Offset10(_ResidualEncoder):
+    """Conv encoder with a 10-sample receptive field (3 residual blocks; the default model, CEBRA's
+    ``offset10-model``).
 
     Examples
     --------
@@ -268,27 +305,35 @@ class Offset10(ConvEncoder):
     10
     """
 
-    def __init__(
-        self,
-        n_inputs: int,
-        n_hidden: int = 32,
-        output_dimension: int = 8,
-        *,
-        normalize: bool = True,
-    ):
-        super().__init__(
-            n_inputs,
-            n_hidden,
-            output_dimension,
-            n_residual=3,
-            first_kernel=2,
-            last_kernel=3,
-            normalize=normalize,
-        )
+    n_residual = 3
 
 
-class Offset36(ConvEncoder):
-    """Conv encoder with a 36-sample receptive field.
+class Offset15(_ResidualEncoder):
+    """Conv encoder with a 15-sample receptive field (6 residual blocks, kernel-2 output; CEBRA's ``offset15-model``).
+
+    Examples
+    --------
+    >>> Offset15(n_inputs=4).receptive_field
+    15
+    """
+
+    n_residual, last_kernel = 6, 2
+
+
+class Offset20(_ResidualEncoder):
+    """Conv encoder with a 20-sample receptive field (8 residual blocks; CEBRA's ``offset20-model``).
+
+    Examples
+    --------
+    >>> Offset20(n_inputs=4).receptive_field
+    20
+    """
+
+    n_residual = 8
+
+
+class Offset36(_ResidualEncoder):
+    """Conv encoder with a 36-sample receptive field (16 residual blocks; CEBRA's ``offset36-model``).
 
     Examples
     --------
@@ -296,6 +341,38 @@ class Offset36(ConvEncoder):
     36
     """
 
+    n_residual = 16
+
+
+class Offset40(_ResidualEncoder):
+    """Conv encoder with a 40-sample receptive field (18 residual blocks; CEBRA's ``offset40-model``).
+
+    Examples
+    --------
+    >>> Offset40(n_inputs=4).receptive_field
+    40
+    """
+
+    n_residual = 18
+
+
+class Offset50(_ResidualEncoder):
+    """Conv encoder with a 50-sample receptive field (23 residual blocks; CEBRA's ``offset50-model``).
+
+    Examples
+    --------
+    >>> Offset50(n_inputs=4).receptive_field
+    50
+    """
+
+    n_residual = 23
+
+
+class _DilatedEncoder(ConvEncoder):
+    """Kernel-2 stem, dilated kernel-3 residual blocks (dilations :attr:`dilations`), kernel-3 output convolution."""
+
+    dilations: tuple[int, ...] = ()
+
     def __init__(
         self,
         n_inputs: int,
@@ -308,11 +385,37 @@ class Offset36(ConvEncoder):
             n_inputs,
             n_hidden,
             output_dimension,
-            n_residual=16,
             first_kernel=2,
             last_kernel=3,
             normalize=normalize,
+            dilations=self.dilations,
         )
+
+
+class Dilated18(_DilatedEncoder):
+    """Conv encoder with an 18-sample receptive field from three residual blocks of dilation 1, 2 and 4.
+
+    Examples
+    --------
+    >>> Dilated18(n_inputs=4).receptive_field
+    18
+    """
+
+    dilations = (1, 2, 4)
+
+
+class Dilated34(_DilatedEncoder):
+    """Conv encoder with a 34-sample receptive field from four residual blocks of dilation 1, 2, 4 and 8.
+
+    As wide as ``offset36`` (16 blocks) at the cost of four blocks per window.
+
+    Examples
+    --------
+    >>> Dilated34(n_inputs=4)(torch.zeros(2, 4, 34)).shape
+    torch.Size([2, 8, 1])
+    """
+
+    dilations = (1, 2, 4, 8)
 
 
 class MultiSessionEncoder(nn.Module):

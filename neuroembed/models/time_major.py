@@ -10,8 +10,9 @@ time-major layout ``(length, windows, channels)`` a shift in time is a contiguou
 
 with the same products and the same number of multiply-adds. :func:`trunk_time_major` runs the trunk of a
 :class:`~neuroembed.models.conv.ConvEncoder` that way (residual blocks ``x[1:-1] + GELU(conv_3(x))`` then the output
-convolution); it saves only each block's input and pre-activation for the backward pass, and gives the same values
-and gradients as the module's own forward (tested against it in float64).
+convolution, dilated blocks ``x[d:-d] + GELU(conv_3_dilation_d(x))`` alike); it saves only each block's input and
+pre-activation for the backward pass, and gives the same values and gradients as the module's own forward (tested
+against it in float64).
 """
 
 from __future__ import annotations
@@ -22,46 +23,51 @@ from torch.autograd.function import once_differentiable
 
 from neuroembed.models.conv import Trunk, _Residual
 
-__all__ = ["conv_time_major", "supports_time_major", "trunk_time_major"]
+__all__ = ["conv_time_major", "supports_time_major", "trunk_time_major", "whole_shrink"]
 
 _gelu_backward = torch.ops.aten.gelu_backward
 
 
 def supports_time_major(trunk: Trunk) -> bool:
-    """Whether ``trunk`` is made of residual conv blocks (every ``offset-N`` with ``N > 1``)."""
+    """Whether ``trunk`` is made of residual conv blocks (every ``offset-N`` with ``N > 1``, every ``dilated-N``)."""
     return len(trunk.blocks) > 0 and all(type(b) is _Residual for b in trunk.blocks)
 
 
-def conv_time_major(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """A Conv1d ``(L, B, C_in) -> (L - k + 1, B, C_out)``: one accumulating product per kernel tap, on views of ``h``.
+def conv_time_major(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dilation: int = 1
+) -> torch.Tensor:
+    """A Conv1d ``(L, B, C_in) -> (L - d (k - 1), B, C_out)``: one accumulating product per kernel tap, on views of
+    ``h``; the taps are ``dilation`` (``d``) rows apart.
 
     Differentiable with autograd as it is (``addmm`` / ``addmm_``); the trunk's backward below does the same
     products by hand.
     """
-    k = weight.shape[2]
-    length, batch, c_in = h.shape[0] - k + 1, h.shape[1], h.shape[2]
+    k, d = weight.shape[2], dilation
+    length, batch, c_in = h.shape[0] - d * (k - 1), h.shape[1], h.shape[2]
     out = torch.addmm(bias, h[:length].reshape(-1, c_in), weight[:, :, 0].t())
     # in-place products do not take part in autocast: under it, accumulate out of place
     autocast = torch.is_autocast_enabled(h.device.type)
     for i in range(1, k):
-        tap = (h[i : i + length].reshape(-1, c_in), weight[:, :, i].t())
+        tap = (h[i * d : i * d + length].reshape(-1, c_in), weight[:, :, i].t())
         out = torch.addmm(out, *tap) if autocast else out.addmm_(*tap)
     return out.view(length, batch, -1)
 
 
 def _conv_backward(
-    grad: torch.Tensor, h: torch.Tensor, weight: torch.Tensor
+    grad: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, dilation: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients of :func:`conv_time_major` with respect to its input, weight and bias, given the output's gradient."""
-    k = weight.shape[2]
+    k, d = weight.shape[2], dilation
     length, c_in = grad.shape[0], h.shape[2]
     g = grad.reshape(-1, grad.shape[2])
-    grad_weight = torch.stack([g.t() @ h[i : i + length].reshape(-1, c_in) for i in range(k)], 2)
+    grad_weight = torch.stack(
+        [g.t() @ h[i * d : i * d + length].reshape(-1, c_in) for i in range(k)], 2
+    )
     grad_input = torch.empty_like(h)
     grad_input[length:].zero_()
     torch.mm(g, weight[:, :, 0], out=grad_input[:length].view(-1, c_in))
     for i in range(1, k):
-        grad_input[i : i + length].view(-1, c_in).addmm_(g, weight[:, :, i])
+        grad_input[i * d : i * d + length].view(-1, c_in).addmm_(g, weight[:, :, i])
     return grad_input, grad_weight, g.sum(0)
 
 
@@ -70,7 +76,8 @@ class _TrunkFunction(torch.autograd.Function):
 
     With ``rows`` (``(length, n_windows)`` indices), the input is one long sequence ``(n, 1, C)`` (a whole
     recording): the GELU and the first ``n_whole`` blocks run on it, then the windows ``rows`` are gathered and
-    the rest runs per window. Parameters after ``n_whole`` are ``w_0, b_0, ..., w_out, b_out``.
+    the rest runs per window. ``dilations`` are the blocks' dilations. Parameters after them are
+    ``w_0, b_0, ..., w_out, b_out``.
     """
 
     @staticmethod
@@ -80,6 +87,7 @@ class _TrunkFunction(torch.autograd.Function):
         activated: bool,
         rows: torch.Tensor | None,
         n_whole: int,
+        dilations: tuple[int, ...],
         *params: torch.Tensor,
     ) -> torch.Tensor:
         weights, biases = params[0::2], params[1::2]
@@ -91,12 +99,14 @@ class _TrunkFunction(torch.autograd.Function):
                 h = torch.index_select(h[:, 0], 0, rows.reshape(-1)).view(*rows.shape, -1)
             if j == len(weights) - 1:
                 break
-            pre = conv_time_major(h, weights[j], biases[j])
+            d = dilations[j]
+            pre = conv_time_major(h, weights[j], biases[j], d)
             inputs.append(h)
             pre_activations.append(pre)
-            h = h[1:-1] + F.gelu(pre)
+            h = h[d:-d] + F.gelu(pre)
         inputs.append(h)
         ctx.activated, ctx.n_blocks, ctx.n_whole = activated, len(pre_activations), n_whole
+        ctx.dilations = dilations
         ctx.gathered = rows is not None
         ctx.save_for_backward(stem_out, rows, *inputs, *pre_activations, *weights)
         return conv_time_major(h, weights[-1], biases[-1])
@@ -120,14 +130,15 @@ class _TrunkFunction(torch.autograd.Function):
                 grad_h = long.view(ctx.long_shape)
             if j == 0:
                 break
+            d = ctx.dilations[j - 1]
             grad_pre = _gelu_backward(grad_h, pre_activations[j - 1])
-            grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j - 1], weights[j - 1])
+            grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j - 1], weights[j - 1], d)
             # the residual path (not "+=", which would copy the slice onto itself)
-            grad_in[1:-1].add_(grad_h)
+            grad_in[d:-d].add_(grad_h)
             grad_h = grad_in
             grads[:0] = [grad_w, grad_b]
         grad_stem = grad_h if ctx.activated else _gelu_backward(grad_h, stem_out)
-        return (grad_stem, None, None, None, *grads)
+        return (grad_stem, None, None, None, None, *grads)
 
 
 def trunk_time_major(
@@ -147,10 +158,11 @@ def trunk_time_major(
         The first layer's output: per window, or over a whole recording.
     activated : bool
         ``stem_out`` has been through the trunk's first GELU already.
-    rows : Tensor of shape (length - 2 * n_whole, n_windows), optional
+    rows : Tensor of shape (length - shrink, n_windows), optional
         With a whole recording as ``stem_out``: the GELU and the first ``n_whole`` residual blocks run on all of
         it (they commute with cutting out windows), then window ``w`` is made of the rows ``rows[:, w]`` of their
-        output, and the rest of the trunk runs per window.
+        output, and the rest of the trunk runs per window. ``shrink`` is what those blocks take off the length,
+        ``2 * n_whole`` for undilated blocks (see :func:`whole_shrink`).
     n_whole : int
         Residual blocks to run on the whole recording (with ``rows`` only; at most the number of blocks).
 
@@ -170,6 +182,12 @@ def trunk_time_major(
         bool(activated),
         rows,
         int(n_whole) if rows is not None else 0,
+        tuple(block.dilation for block in trunk.blocks),
         *params,
     )
     return F.normalize(z, dim=-1) if trunk.normalize else z
+
+
+def whole_shrink(trunk: Trunk, n_whole: int) -> int:
+    """Samples the first ``n_whole`` residual blocks of ``trunk`` take off a sequence's length."""
+    return sum(block.shrink for block in trunk.blocks[:n_whole])

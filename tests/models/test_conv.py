@@ -5,7 +5,19 @@ from neuroembed.models import MODELS, MultiSessionEncoder, make_encoder, window_
 
 
 @pytest.mark.parametrize(
-    "name,rf", [("offset1", 1), ("offset5", 5), ("offset10", 10), ("offset36", 36)]
+    "name,rf",
+    [
+        ("offset1", 1),
+        ("offset5", 5),
+        ("offset10", 10),
+        ("offset15", 15),
+        ("offset20", 20),
+        ("offset36", 36),
+        ("offset40", 40),
+        ("offset50", 50),
+        ("dilated18", 18),
+        ("dilated34", 34),
+    ],
 )
 def test_receptive_field_is_what_the_output_depends_on(name, rf):
     torch.manual_seed(0)
@@ -58,3 +70,28 @@ def test_offset1_layer_widths_are_cebras(hidden):
     model = MODELS["offset1"](n, hidden, out)
     assert sum(p.numel() for p in model.parameters()) == expected
     assert model(torch.randn(5, n, 1)).shape == (5, out, 1)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_channels_last_forward_equals_the_module_forward(name):
+    torch.manual_seed(4)
+    model = MODELS[name](6, n_hidden=8, output_dimension=4).double()
+    x = torch.randn(3, 6, model.receptive_field + 5, dtype=torch.float64)
+    want = model(x)
+    got = model.forward_channels_last(x.transpose(1, 2)).transpose(1, 2)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["dilated18", "dilated34"])
+def test_dilated_encoders_double_the_dilation_per_block(name):
+    model = MODELS[name](6)
+    dilations = [block.conv.dilation[0] for block in model.trunk.blocks]
+    assert dilations == [2**i for i in range(len(dilations))]
+    assert model.receptive_field == 2 + 2 * sum(dilations) + 2
+
+
+def test_dilations_must_be_positive_integers():
+    from neuroembed.models import ConvEncoder
+
+    with pytest.raises(ValueError, match=r"dilations must be positive integers; got \(1, 0\)"):
+        ConvEncoder(4, dilations=(1, 0))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neuroembed.models import MODELS, make_encoder
-from neuroembed.models.time_major import supports_time_major, trunk_time_major
+from neuroembed.models.time_major import supports_time_major, trunk_time_major, whole_shrink
 
 
 def _grads(trunk, stem_out, run):
@@ -19,7 +19,7 @@ def _grads(trunk, stem_out, run):
     return out.detach(), stem_out.grad, [p.grad.clone() for p in trunk.parameters()]
 
 
-@pytest.mark.parametrize("name", ["offset5", "offset10", "offset36"])
+@pytest.mark.parametrize("name", ["offset5", "offset10", "offset36", "dilated18", "dilated34"])
 @pytest.mark.parametrize("normalize", [True, False])
 def test_values_and_gradients_match_the_module(name, normalize):
     torch.manual_seed(0)
@@ -52,7 +52,7 @@ def test_dense_trunks_are_not_supported():
     assert not supports_time_major(make_encoder("offset1", 3, 8, 2, normalize=True).trunk)
 
 
-@pytest.mark.parametrize("name", ["offset5", "offset10", "offset36"])
+@pytest.mark.parametrize("name", ["offset5", "offset10", "offset36", "dilated18", "dilated34"])
 def test_blocks_on_a_whole_recording_then_windows_match_the_module_per_window(name):
     # the GELU and the first n_whole blocks on one long sequence, then the windows cut out of it, equal the
     # module run on each window cut from the stem's output
@@ -71,7 +71,7 @@ def test_blocks_on_a_whole_recording_then_windows_match_the_module_per_window(na
     want = _grads(trunk, sequence, reference)
     assert want[0].shape == (3, 5, 5) and windows.shape == (length, 5, 16)
     for n_whole in range(len(trunk.blocks) + 1):
-        rows = start[None, :] + torch.arange(length - 2 * n_whole)[:, None]
+        rows = start[None, :] + torch.arange(length - whole_shrink(trunk, n_whole))[:, None]
         run = functools.partial(trunk_time_major, trunk, rows=rows, n_whole=n_whole)
         got = _grads(trunk, sequence, run)
         torch.testing.assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
@@ -86,3 +86,16 @@ def test_n_whole_out_of_range():
         trunk_time_major(
             trunk, torch.randn(9, 1, 4), rows=torch.zeros(1, 1, dtype=torch.long), n_whole=2
         )
+
+
+def test_gradcheck_dilated():
+    torch.manual_seed(3)
+    trunk = MODELS["dilated18"](3, 4, 2).double().trunk
+    stem_out = torch.randn(19, 2, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda h: trunk_time_major(trunk, h), (stem_out,))
+
+
+def test_whole_shrink_adds_the_blocks_dilations():
+    trunk = MODELS["dilated34"](3, 4, 2).trunk
+    assert [whole_shrink(trunk, n) for n in range(5)] == [0, 2, 6, 14, 30]
+    assert whole_shrink(MODELS["offset10"](3, 4, 2).trunk, 2) == 4
