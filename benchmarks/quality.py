@@ -194,10 +194,9 @@ def neuroembed_initial_weights(
     x_train: np.ndarray, y_train: np.ndarray, seed: int
 ) -> list[torch.Tensor]:
     """The parameters neuroembed's encoder starts from with ``random_state=seed`` (before its first step)."""
-    est = ne.Estimator(**SETTINGS, max_iterations=1, random_state=seed)
-    # the benchmark reads neuroembed's own set-up; the estimator has no public way to hand out untrained weights
-    encoder = est._prepare(x_train, y_train).encoder
-    return [p.detach().cpu().clone() for p in encoder.parameters()]
+    # a fit of zero iterations: the untrained weights of this seed
+    est = ne.Estimator(**SETTINGS, max_iterations=0, random_state=seed).fit(x_train, y_train)
+    return [p.detach().cpu().clone() for p in est.encoder_.parameters()]
 
 
 @contextlib.contextmanager

@@ -72,14 +72,17 @@ def make_estimator(seconds: float, random_state: int | None) -> ne.Ensemble:
     """neuroembed's recipe for a wall-clock budget of ``seconds``: the same on every dataset.
 
     An ensemble of :data:`RECIPE_MEMBERS` estimators with different seeds, :data:`RECIPE_JOBS` trained at a time
-    (one per core), aligned by orthogonal Procrustes and averaged. Each member trains with a learning rate of
-    1e-3 (CEBRA's default, 3e-4, is far from converged after 2000 steps) and a 16-dimensional embedding, for
-    its share of the budget: the budget over the rounds of members, less 15 % for starting the workers, embedding
-    the training data and aligning. Everything else is the estimator's default (offset10, batch 512, time
-    offset 10, temperature 1, cosine); the conditional follows the behaviour (``"auto"``).
+    (one per core), aligned by orthogonal Procrustes and averaged. Each member is the ``dilated34`` encoder (a
+    34-sample receptive field from four dilated residual blocks), trained with a learning rate of 1e-3 (CEBRA's
+    default, 3e-4, is far from converged after 2000 steps) and a 16-dimensional embedding, for its share of the
+    budget: the budget over the rounds of members, less 15 % for starting the workers, embedding the training data
+    and aligning. Everything else is the estimator's default (batch 512, time offset 10, temperature 1, cosine);
+    the conditional follows the behaviour (``"auto"``). Chosen on the training blocks alone
+    (``recipe_study.py``: an inner split of each training block, never the test blocks scored here).
     """
     rounds = -(-RECIPE_MEMBERS // RECIPE_JOBS)
     member = ne.Estimator(
+        model="dilated34",
         conditional="auto",
         learning_rate=1e-3,
         output_dimension=16,
@@ -127,10 +130,10 @@ def fit_cebra(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray
 
 
 def initial_weights(task: _tasks.Task, settings: dict[str, Any], seed: int) -> list[torch.Tensor]:
-    est = ne.Estimator(**settings, max_iterations=1, random_state=seed)
-    # neuroembed's untrained weights for this seed (the estimator has no public warm start yet: issue 14)
-    encoder = est._prepare(task.neural_train, task.behaviour_train).encoder
-    return [p.detach().cpu().clone() for p in encoder.parameters()]
+    # a fit of zero iterations: neuroembed's untrained weights for this seed
+    est = ne.Estimator(**settings, max_iterations=0, random_state=seed)
+    est.fit(task.neural_train, task.behaviour_train)
+    return [p.detach().cpu().clone() for p in est.encoder_.parameters()]
 
 
 def fit_equal(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray, float]:

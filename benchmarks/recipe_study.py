@@ -69,6 +69,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "dilated34-early": dict(model="dilated34", early_stopping=True),
 }
 
+#: Whole recipes: ensembles of (members, member setting), trained two members at a time for CEBRA's seconds
+#: (``--seconds`` or :data:`RECIPE_SECONDS`), run with ``--jobs 1`` (the ensemble uses both cores itself).
+ENSEMBLES: dict[str, tuple[int, str]] = {
+    "ens4-base": (4, "base"),
+    "ens4-dilated18": (4, "dilated18"),
+    "ens8-dilated18": (8, "dilated18"),
+    "ens4-dilated34": (4, "dilated34"),
+    "ens8-dilated34": (8, "dilated34"),
+}
+
+#: CEBRA's median fit seconds for 2000 iterations per dataset in quality_budget.py (the recipes' budget).
+RECIPE_SECONDS = {"rat": 67.0, "achilles": 47.0, "bci": 43.0, "nelpy": 363.0}
+
 #: Rows of an earlier run of this study, kept in the JSON files: dilated encoders defined inside the script before
 #: they became the public ``dilated18`` / ``dilated34`` (same layers; trained through the slower module forward,
 #: so they ran fewer steps in the same seconds), and a five-block variant.
@@ -115,10 +128,22 @@ def _fit_one(name: str, config: str, seed: int, seconds: float) -> dict[str, Any
     import neuroembed as ne
 
     task = inner_task(_tasks.load_task(name))
-    params = {**BASE, **CONFIGS[config]}
-    est = ne.Estimator(
-        **params, max_iterations=1_000_000, max_seconds=seconds, device="cpu", random_state=seed
-    )
+    if config in ENSEMBLES:
+        # a whole recipe: the members of an ensemble share the seconds CEBRA took (as in quality_budget.py)
+        n_members, member_config = ENSEMBLES[config]
+        rounds = -(-n_members // 2)
+        member = ne.Estimator(
+            **{**BASE, **CONFIGS[member_config]},
+            max_iterations=1_000_000,
+            max_seconds=0.85 * seconds / rounds,
+            device="cpu",
+        )
+        est = ne.Ensemble(member, n_estimators=n_members, n_jobs=2, random_state=seed)
+    else:
+        params = {**BASE, **CONFIGS[config]}
+        est = ne.Estimator(
+            **params, max_iterations=1_000_000, max_seconds=seconds, device="cpu", random_state=seed
+        )
     t0 = time.perf_counter()
     est.fit(task.neural_train, task.behaviour_train)
     fit_s = time.perf_counter() - t0
@@ -129,7 +154,9 @@ def _fit_one(name: str, config: str, seed: int, seconds: float) -> dict[str, Any
         "config": config,
         "seed": seed,
         "error": _tasks.decode_error(task, emb_train, emb_val),
-        "iterations": int(est.n_iter_),
+        "iterations": int(
+            np.mean([m.n_iter_ for m in est.estimators_]) if config in ENSEMBLES else est.n_iter_
+        ),
         "best_iteration": getattr(est, "best_iteration_", None),
         "seconds": fit_s,
         "budget": seconds,
@@ -138,6 +165,9 @@ def _fit_one(name: str, config: str, seed: int, seconds: float) -> dict[str, Any
 
 
 def _describe(config: str) -> str:
+    if config in ENSEMBLES:
+        n, member = ENSEMBLES[config]
+        return f"(recipe: {n} members `{CONFIGS[member]}`, 2 at a time, for CEBRA's seconds)"
     return f"`{CONFIGS[config]}`" if config in CONFIGS else f"({RETIRED.get(config, 'retired')})"
 
 
@@ -191,7 +221,9 @@ def write_markdown() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["rat", "achilles", "bci"])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    parser.add_argument(
+        "--configs", nargs="+", default=list(CONFIGS), choices=[*CONFIGS, *ENSEMBLES]
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument(
         "--seconds", type=float, default=None, help="member seconds (default: MEMBER_SECONDS)"
@@ -200,10 +232,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     PER_DATASET.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:
-        seconds = args.seconds or MEMBER_SECONDS[name]
-        jobs = [(name, c, s, seconds) for c in args.configs for s in args.seeds]
-        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(_fit_one, *zip(*jobs)))
+        jobs = [
+            (
+                name,
+                c,
+                s,
+                args.seconds or (RECIPE_SECONDS if c in ENSEMBLES else MEMBER_SECONDS)[name],
+            )
+            for c in args.configs
+            for s in args.seeds
+        ]
+        if (
+            args.jobs == 1
+        ):  # in this process (an ensemble starts its own workers; not from a pool's worker)
+            rows = [_fit_one(*job) for job in jobs]
+        else:
+            with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
+                rows = list(pool.map(_fit_one, *zip(*jobs)))
         path = PER_DATASET / f"{name}.json"
         old = json.loads(path.read_text()) if path.exists() else []
         path.write_text(json.dumps(old + rows, indent=1))
