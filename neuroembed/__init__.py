@@ -2,7 +2,7 @@
 
 >>> import neuroembed as ne
 >>> sorted(ne.models.MODELS)
-['offset1', 'offset10', 'offset36', 'offset5']
+['dilated18', 'dilated34', 'offset1', 'offset10', 'offset15', 'offset20', 'offset36', 'offset40', 'offset5', 'offset50']
 
 The estimator, losses, models, sampling, metrics and datasets are imported with the package; the subpackages
 that pull in heavier dependencies (``io`` -> pynwb, ``plotting`` -> matplotlib, ``ssl``, ``batch`` -> dask) are
