@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
+import torch
 
 __all__ = [
     "as_numeric_array",
@@ -22,6 +23,10 @@ __all__ = [
     "check_positive_int",
     "check_positive_float",
     "describe",
+    "check_sessions",
+    "check_behaviour",
+    "resolve_conditional",
+    "split_validation",
 ]
 
 
@@ -219,6 +224,24 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     return value
 
 
+def check_model(value: Any, names: Sequence[str]) -> Any:
+    """A built-in encoder's name, or a ``torch.nn.Module`` subclass (a user's own encoder); else ``ValueError`` or
+    ``TypeError`` naming both kinds."""
+    if isinstance(value, type):
+        if issubclass(value, torch.nn.Module):
+            return value
+        raise TypeError(
+            f"model={value.__qualname__} is a class but not a torch.nn.Module subclass; pass the name of a built-in "
+            f"encoder ({sorted(names)}) or a torch.nn.Module subclass that declares receptive_field."
+        )
+    if isinstance(value, str) and value in names:
+        return value
+    raise ValueError(
+        f"model={value!r} is not supported; choose one of {sorted(map(str, names))}, or pass your own "
+        "torch.nn.Module subclass that declares receptive_field."
+    )
+
+
 @overload
 def check_positive_int(
     value: Any, name: str, *, minimum: int = ..., allow_none: Literal[False] = ...
@@ -255,3 +278,460 @@ def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> 
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}; got {value}.")
     return value
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The estimator's data: neural recordings (arrays, DataFrames, HDF5 datasets, lists of sessions) and behaviour
+# ---------------------------------------------------------------------------------------------------------------------
+#: Window centres a held-out block of early stopping needs at least (and more than ``time_offset`` where time
+#: positives are drawn).
+MIN_VALIDATION_WINDOWS = 4
+
+
+def is_session_list(X: Any) -> bool:
+    """A list whose items are 2-D arrays is several sessions; a list of rows is one array."""
+    return isinstance(X, list) and len(X) > 0 and all(getattr(x, "ndim", None) == 2 for x in X)
+
+
+def is_h5_dataset(X: Any) -> bool:
+    return type(X).__module__.startswith("h5py") and hasattr(X, "shape") and hasattr(X, "dtype")
+
+
+def is_sparse(x: Any) -> bool:
+    return type(x).__module__.startswith("scipy.sparse")
+
+
+def looks_like_arrays(y: Any) -> bool:
+    return isinstance(y, list) and len(y) > 0 and all(hasattr(v, "shape") for v in y)
+
+
+def check_block_finite(block: np.ndarray, start: int, what: str) -> None:
+    """Raise naming the first row with NaN/inf of ``block``, whose first row is row ``start`` of the data."""
+    if block.dtype.kind == "f" and not np.isfinite(block).all():
+        row = start + int(np.argwhere(~np.isfinite(block))[0][0])
+        raise ValueError(
+            f"{what} contains NaN or inf (first at row {row}); expected finite numbers."
+        )
+
+
+def h5_for_fit(dataset: Any, name: str, min_samples: int, block_rows: int = 1 << 18) -> np.ndarray:
+    """Map a contiguous, uncompressed float32 HDF5 dataset into memory without reading it (``np.memmap``).
+
+    Training then reads only the windows it draws; the operating system pages them in from the file and can drop
+    them again, so the recording never has to fit in memory. The values are checked for NaN/inf once, block by
+    block.
+    """
+    shape, dtype = tuple(dataset.shape), np.dtype(dataset.dtype)
+    if len(shape) != 2:
+        raise ValueError(
+            f"{name}: the HDF5 dataset has shape {shape}; expected (n_samples, n_neurons)."
+        )
+    if shape[0] < min_samples or shape[1] == 0:
+        raise ValueError(
+            f"{name}: the HDF5 dataset has shape {shape}; fit needs at least {min_samples} samples (the receptive "
+            "field) and one neuron."
+        )
+    offset = dataset.id.get_offset()
+    if (
+        dtype != np.dtype("<f4")
+        or dataset.chunks is not None
+        or dataset.compression is not None
+        or offset is None
+    ):
+        raise ValueError(
+            f"{name}: fit streams an HDF5 dataset from disk only when it is stored contiguously, uncompressed, as "
+            f"little-endian float32; this one has dtype {dtype}, chunks {dataset.chunks}, compression "
+            f"{dataset.compression}. Load it with neuroembed.io.read_hdf5(...) if it fits in memory, or copy it once "
+            "into a dataset created with dtype='float32' and no chunks= or compression=."
+        )
+    mapped = np.memmap(dataset.file.filename, dtype=dtype, mode="c", offset=offset, shape=shape)
+    for start in range(0, shape[0], block_rows):
+        check_block_finite(mapped[start : start + block_rows], start, f"{name}: the HDF5 dataset")
+    return mapped
+
+
+class FiniteChecked:
+    """Wrap an array-like so that each slice read is checked for NaN/inf (for streamed HDF5 input)."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = data
+        self.shape = data.shape
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        block = np.asarray(self._data[key])
+        start = key.start if isinstance(key, slice) else 0
+        check_block_finite(block, start or 0, "the HDF5 dataset")
+        return block
+
+
+def resolve_conditional(conditional: str, X: Any, y: Any, *, criterion: str, hybrid: bool) -> str:
+    """The conditional a fit uses: ``conditional``, or with ``"auto"`` the one the behaviour calls for.
+
+    ``"auto"`` reads the (first session's) behaviour as CEBRA's scikit-learn estimator does: none -> ``"time"``;
+    a tuple ``(continuous, labels)`` -> ``"mixed"``; integer or boolean labels of one column -> ``"discrete"``;
+    anything else -> ``"time_delta"``. The combinations that cannot work are refused here.
+    """
+    cond = conditional
+    if cond == "auto":
+        first = y[0] if is_session_list(X) and isinstance(y, list) and y else y
+        if first is None:
+            cond = "time"
+        elif isinstance(first, tuple):
+            cond = "mixed"
+        else:
+            dtype = getattr(first, "dtype", None)
+            shape = getattr(first, "shape", None)
+            if dtype is None or shape is None:
+                first = np.asarray(first)
+                dtype, shape = first.dtype, first.shape
+            one_column = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
+            integer = np.dtype(dtype).kind in "iub" if isinstance(dtype, np.dtype) else False
+            cond = "discrete" if integer and one_column else "time_delta"
+    said = repr(cond) if cond == conditional else f"{cond!r} (from conditional='auto')"
+    if criterion == "supcon" and cond not in ("discrete", "mixed"):
+        raise ValueError(
+            f"criterion='supcon' needs discrete labels (conditional='discrete' or 'mixed'); "
+            f"got conditional={said}."
+        )
+    if hybrid and cond == "time":
+        raise ValueError(
+            f"hybrid=True adds time positives to a behaviour conditional; conditional={said} already is one."
+        )
+    return cond
+
+
+def check_stopping_params(
+    max_seconds: Any,
+    early_stopping: Any,
+    validation_fraction: Any,
+    n_iter_no_change: Any,
+    validation_every: Any,
+    tol: Any,
+) -> None:
+    """The parameters that say when training stops: ``max_seconds`` and the early-stopping ones."""
+    if max_seconds is not None:
+        check_positive_float(max_seconds, "max_seconds")
+    if not isinstance(early_stopping, (bool, np.bool_)):
+        raise TypeError(f"early_stopping must be True or False; got {early_stopping!r}.")
+    fraction = validation_fraction
+    if isinstance(fraction, bool) or not isinstance(
+        fraction, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"validation_fraction must be a number in (0, 1); got {fraction!r} ({type(fraction).__name__})."
+        )
+    if not 0.0 < float(fraction) < 1.0:
+        raise ValueError(
+            f"validation_fraction must be a number in (0, 1), the share of each session held out; got {fraction}."
+        )
+    check_positive_int(n_iter_no_change, "n_iter_no_change")
+    check_positive_int(validation_every, "validation_every")
+    check_positive_float(tol, "tol", allow_zero=True)
+
+
+Behaviour = tuple["np.ndarray | None", "np.ndarray | None"]
+
+
+def check_sessions(
+    X: Any,
+    y: Any,
+    *,
+    receptive_field: int,
+    needs_continuous: bool,
+    needs_labels: bool,
+    conditional: str,
+) -> tuple[list[np.ndarray], list[Behaviour], bool, np.ndarray | None]:
+    """Validate neural data and behaviour for a fit (or a score).
+
+    Returns the per-session arrays, their ``(continuous, labels)`` behaviour (each ``None`` where the conditional
+    does not use it), whether ``X`` was a list of sessions, and the column names of a single DataFrame (else
+    ``None``).
+    """
+    multi = is_session_list(X)
+    if isinstance(X, list) and len(X) == 0:
+        raise ValueError(
+            "neural is an empty list; expected an array (n_samples, n_neurons) or a list of them."
+        )
+    if multi:
+        if y is not None and not (isinstance(y, list) and len(y) == len(X)):
+            raise ValueError(
+                f"neural is a list of {len(X)} sessions, so behaviour must be None or a list of {len(X)} "
+                f"behaviour arrays; got {describe(y)}."
+            )
+        xs, ys = list(X), (list(y) if y is not None else [None] * len(X))
+    else:
+        if looks_like_arrays(y):
+            raise ValueError(
+                "behaviour is a list of arrays but neural is a single array; pass neural as a list of sessions too."
+            )
+        xs, ys = [X], [y]
+    if is_sparse(X) or any(is_sparse(x) for x in xs):
+        raise TypeError(
+            "sparse input is not supported; convert the neural data with .toarray() first."
+        )
+    names = None
+    if hasattr(X, "columns") and not multi:
+        names = np.asarray([str(c) for c in X.columns], dtype=object)
+    labels = [f"neural[{i}]" if multi else "neural" for i in range(len(xs))]
+    minimum = max(2, receptive_field)
+    arrays = [
+        h5_for_fit(x, name, minimum)
+        if is_h5_dataset(x)
+        else check_neural(x, name, min_samples=minimum)
+        for x, name in zip(xs, labels)
+    ]
+    behaviours = [
+        check_behaviour(
+            b,
+            a.shape[0],
+            i if multi else None,
+            needs_continuous=needs_continuous,
+            needs_labels=needs_labels,
+            conditional=conditional,
+        )
+        for i, (a, b) in enumerate(zip(arrays, ys))
+    ]
+    if multi:
+        dims = {None if b is None or b[0] is None else b[0].shape[1] for b in behaviours}
+        if len(dims) > 1:
+            raise ValueError(
+                f"all sessions must have behaviour with the same number of columns; got {sorted(map(str, dims))}."
+            )
+    return arrays, behaviours, multi, names
+
+
+def check_behaviour(
+    y: Any,
+    n: int,
+    session: int | None,
+    *,
+    needs_continuous: bool,
+    needs_labels: bool,
+    conditional: str,
+) -> Behaviour:
+    """Return ``(continuous, labels)`` for one session of ``n`` samples, as the conditional needs them."""
+    where = "" if session is None else f" of session {session}"
+    if y is None:
+        if needs_continuous or needs_labels:
+            raise ValueError(
+                f"conditional={conditional!r} needs behaviour{where}, but none was given; pass it as fit(neural, "
+                "behaviour) or use conditional='time' for time-contrastive learning without behaviour."
+            )
+        return None, None
+    if is_sparse(y):
+        raise TypeError("sparse behaviour is not supported; convert it with .toarray() first.")
+    cont_in, disc_in = y, y
+    if isinstance(y, tuple):
+        if len(y) != 2:
+            raise ValueError(
+                f"behaviour as a tuple must be (continuous, discrete); got a tuple of length {len(y)}."
+            )
+        cont_in, disc_in = y
+    elif conditional == "mixed":
+        raise TypeError(
+            "conditional='mixed' needs behaviour as a tuple (continuous, discrete labels); "
+            f"got {describe(y)}{where}."
+        )
+    cont = disc = None
+    if needs_continuous:
+        cont = check_continuous(cont_in, n, name=f"behaviour{where}")
+        if cont.size and float(np.ptp(cont, axis=0).max()) == 0.0:
+            raise ValueError(
+                f"behaviour{where} is constant (no variation), so behaviour positives are meaningless; "
+                "use conditional='time' or pass behaviour that varies."
+            )
+    if needs_labels:
+        disc = check_discrete(disc_in, n, name=f"labels{where}")
+        values, counts = np.unique(disc, return_counts=True)
+        if values.size < 2:
+            raise ValueError(
+                f"labels{where} have only 1 class ({values[0]}); discrete positives need at least 2 classes."
+            )
+        if counts.min() < 2:
+            singles = values[counts < 2][:5].tolist()
+            raise ValueError(
+                f"labels{where} have classes with a single sample ({singles}); each class needs at least 2 "
+                "samples to draw a positive other than the reference."
+            )
+    return cont, disc
+
+
+def check_shared_labels(
+    centre_labels: list[np.ndarray],
+    what: str = "labels of session {i} lack",
+    others: str = "other sessions",
+    remedy: str = "",
+) -> None:
+    """With ``mixed``, a reference's positive may come from any session, so every session needs every label.
+
+    ``centre_labels[i]`` are session ``i``'s labels at its window centres; ``what`` and ``others`` name the part of
+    a session checked, ``remedy`` is appended to the message.
+    """
+    present = [set(np.unique(labels).tolist()) for labels in centre_labels]
+    everything = set().union(*present)
+    for i, have in enumerate(present):
+        missing = sorted(everything - have)
+        if missing:
+            raise ValueError(
+                f"{what.format(i=i)} classes {missing[:5]} that {others} have (among the window centres); "
+                "conditional='mixed' draws positives across sessions with the same label, so every "
+                + ("block" if remedy else "session")
+                + " needs every class."
+                + remedy
+            )
+
+
+def warn_degenerate(
+    n_valid: int,
+    receptive_field: int,
+    n_samples: int,
+    labels: np.ndarray | None,
+    left: int,
+    where: str,
+    *,
+    time_offset: int,
+    uses_offset: bool,
+    uses_labels: bool,
+    stacklevel: int,
+) -> None:
+    """Warn when a recording is too short for the positives asked for (fit goes on, positives clipped)."""
+    import warnings
+
+    centres = "1 window centre" if n_valid == 1 else f"{n_valid} window centres"
+    size = f"{n_samples} samples, {centres} for receptive field {receptive_field}"
+    if uses_offset and n_valid <= time_offset:
+        fate = (
+            "a single window fits, so every time positive is its own reference and the fit learns nothing"
+            if n_valid == 1
+            else f"time positives are drawn {n_valid - 1} samples later instead"
+        )
+        warnings.warn(
+            f"time_offset={time_offset} is not shorter than the recording{where} ({size}): {fate}.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+    if labels is not None and uses_labels:
+        values, counts = np.unique(labels[left : left + n_valid], return_counts=True)
+        if counts.min() < 2:
+            warnings.warn(
+                f"labels{where} have classes with a single sample among the window centres "
+                f"({values[counts < 2][:5].tolist()}; {size}): their references are their own positives.",
+                UserWarning,
+                stacklevel=stacklevel + 1,
+            )
+
+
+def split_validation(
+    arrays: list[np.ndarray],
+    behaviours: list[Behaviour],
+    multi: bool,
+    receptive_field: int,
+    *,
+    n_val_of: Any,
+    fraction: float,
+    time_offset: int,
+    uses_offset: bool,
+    mixed: bool,
+) -> tuple[list[np.ndarray], list[Behaviour], tuple[list[np.ndarray], list[Behaviour]]]:
+    """Split each session into its training part and its held-out block (early stopping's last ``fraction``).
+
+    ``n_val_of(n_samples, fraction)`` is the size of a block. Returns the training arrays and behaviours, and the
+    held-out ones. The blocks are views, not copies.
+    """
+    import math
+
+    left = receptive_field // 2
+    right = receptive_field - left
+    min_windows = max(MIN_VALIDATION_WINDOWS, time_offset + 1 if uses_offset else 0)
+    # indices are drawn with replacement, so a block may hold fewer samples than a batch
+    need_val = receptive_field - 1 + min_windows
+    need_train = max(receptive_field, 2)
+    why_val = (
+        f"{min_windows} window centres of the receptive field of {receptive_field} samples"
+        + (f", more than time_offset={time_offset}" if uses_offset else "")
+    )
+    train_arrays, train_behaviours, val_arrays, val_behaviours = [], [], [], []
+    for i, (a, (cont, disc)) in enumerate(zip(arrays, behaviours)):
+        n = a.shape[0]
+        n_val = n_val_of(n, fraction)
+        n_train = n - n_val
+        where = f" of session {i}" if multi else ""
+        if need_val + need_train > n:
+            raise ValueError(
+                f"early_stopping=True: the {n} samples{where} are too few to hold out a validation block of at "
+                f"least {need_val} samples ({why_val}) and train on at least {need_train}; pass a longer "
+                "recording, or set early_stopping=False."
+            )
+        if n_val < need_val:
+            raise ValueError(
+                f"early_stopping=True holds out the last validation_fraction={fraction:g} of the {n} "
+                f"samples{where}, {n_val} samples, but the validation block needs at least {need_val} "
+                f"({why_val}); raise validation_fraction to at least {math.ceil(1000 * need_val / n) / 1000:g}, "
+                "or set early_stopping=False."
+            )
+        if n_train < need_train:
+            raise ValueError(
+                f"early_stopping=True holds out {n_val} of the {n} samples{where} "
+                f"(validation_fraction={fraction:g}), leaving {n_train} to train on, fewer than the "
+                f"{need_train} training needs (receptive field {receptive_field}); lower "
+                f"validation_fraction to at most {math.floor(1000 * (n - need_train) / n) / 1000:g}, or set "
+                "early_stopping=False."
+            )
+        train_arrays.append(a[:n_train])
+        val_arrays.append(a[n_train:])
+        train_behaviours.append((_head(cont, n_train), _head(disc, n_train)))
+        val_behaviours.append((_tail(cont, n_train), _tail(disc, n_train)))
+    if multi and mixed:
+        check_shared_labels(
+            [d[left : d.shape[0] - right + 1] for _, d in val_behaviours if d is not None],
+            "the validation block of session {i} lacks",
+            "other sessions' blocks",
+            " Change validation_fraction, or set early_stopping=False.",
+        )
+    return train_arrays, train_behaviours, (val_arrays, val_behaviours)
+
+
+def _head(b: np.ndarray | None, n: int) -> np.ndarray | None:
+    return None if b is None else b[:n]
+
+
+def _tail(b: np.ndarray | None, n: int) -> np.ndarray | None:
+    return None if b is None else b[n:]
+
+
+def check_transform_input(
+    X: Any, n_features: int, feature_names: np.ndarray | None, multi: bool, session: int
+) -> Any:
+    """The recording to embed with session ``session``'s input layer (``n_features`` neurons): an array, or an
+    HDF5 dataset wrapped so that every block read is checked."""
+    if is_h5_dataset(X):
+        if len(X.shape) != 2 or X.shape[1] != n_features or X.dtype.kind not in "biuf":
+            raise ValueError(
+                f"the HDF5 dataset must be numeric with shape (n_samples, {n_features}); got shape {X.shape}, "
+                f"dtype {X.dtype}."
+            )
+        if X.shape[0] == 0:
+            raise ValueError("the HDF5 dataset is empty (0 samples).")
+        return FiniteChecked(X)
+    if is_sparse(X):
+        raise TypeError(
+            "sparse input is not supported; convert the neural data with .toarray() first."
+        )
+    if hasattr(X, "columns") and feature_names is not None:
+        names = np.asarray([str(c) for c in X.columns], dtype=object)
+        if names.shape != feature_names.shape or (names != feature_names).any():
+            raise ValueError(
+                "the DataFrame's columns differ from those seen in fit (feature_names_in_)."
+            )
+    return check_n_features(check_neural(X, "neural"), n_features, multi, session)
+
+
+def check_n_features(data: np.ndarray, expected: int, multi: bool, session: int) -> np.ndarray:
+    """``data`` if it has the ``expected`` neurons of session ``session``'s input layer."""
+    if data.shape[1] != expected:
+        where = f" for session {session}" if multi else ""
+        raise ValueError(
+            f"X has {data.shape[1]} features, but Estimator is expecting {expected} features as input (the "
+            f"neurons seen in fit{where})."
+        )
+    return data

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 
 import joblib
 import numpy as np
-import sklearn
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
@@ -27,7 +25,11 @@ from tqdm.auto import tqdm
 
 from neuroembed import _validation as V
 from neuroembed._files import atomic_path
-from neuroembed.estimator import Estimator, _jsonable_params, _safe_torch_load, _version
+from neuroembed._persistence import jsonable_params as _jsonable_params
+from neuroembed._persistence import safe_torch_load as _safe_torch_load
+from neuroembed._persistence import version as _version
+from neuroembed._persistence import versions as _versions
+from neuroembed.estimator import Estimator
 from neuroembed.metrics.alignment import ALIGNMENT_METHODS, Alignment, _common_frame
 
 __all__ = ["ENSEMBLE_FORMAT_VERSION", "Ensemble"]
@@ -482,13 +484,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
                 {"method": a.method, "scale": a.scale, "n_samples": a.n_samples, "rmse": a.rmse}
                 for a in self.alignments_
             ],
-            "versions": {
-                "neuroembed": _version(),
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-                "scikit-learn": sklearn.__version__,
-                "python": platform.python_version(),
-            },
+            "versions": _versions(),
         }
         members = []
         with tempfile.TemporaryDirectory(prefix="neuroembed-ensemble-") as tmp:

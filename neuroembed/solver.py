@@ -290,9 +290,16 @@ class ContrastiveSolver:
         self.sampler = sampler
         self.supcon_labels = supcon_labels
         self.left = sampler.sessions[0].left
+        R = model.receptive_field
+        # a user's own module (no stem/trunk split): windows through its forward
+        self._module = None if hasattr(model, "trunk") else model
+        if self._module is not None:
+            self._data = data
+            self._time_major = False
+            self._window_rows = torch.arange(R, device=data[0].device)
+            return
         self._trunk_forward = model.trunk.forward_channels_last
         self._time_major = supports_time_major(model.trunk)
-        R = model.receptive_field
         self._data = data
         self._sparse: dict[int, SparseRecording | None] = {}
         dev = data[0].device
@@ -378,6 +385,9 @@ class ContrastiveSolver:
 
     def compile(self) -> None:
         """Compile the shared trunk with :func:`torch.compile` (one-off cost at the first step)."""
+        if self._module is not None:
+            self._module = torch.compile(self._module, dynamic=False)
+            return
         self._trunk_forward = torch.compile(self.model.trunk.forward_channels_last, dynamic=False)
         self._time_major = False
 
@@ -397,6 +407,8 @@ class ContrastiveSolver:
         hand-written backward (:mod:`neuroembed.models.time_major`), or through the module's own forward under
         autocast, when compiled, and for MLP encoders.
         """
+        if self._module is not None:
+            return self._encode_module(indices)
         time_major = self._time_major and not torch.is_autocast_enabled(self._data[0].device.type)
         trunk = self.model.trunk
         sizes = [[len(g) for g in groups] for groups in indices]
@@ -427,6 +439,14 @@ class ContrastiveSolver:
         parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]
         n_groups = len(indices[0])
         return [torch.cat([p[g] for p in parts]) for g in range(n_groups)]
+
+    def _encode_module(self, indices: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+        """:meth:`encode` for a user's module of one session: its forward on the windows, channels first."""
+        groups = indices[0]
+        start = torch.cat(groups) - self.left
+        windows = self._data[0][start[:, None] + self._window_rows]  # (n, R, C)
+        out = self._module(windows.transpose(1, 2))[..., 0].float()
+        return list(torch.split(out, [len(g) for g in groups]))
 
     def loss(
         self, batch: IndexBatch | None = None, *, rows: torch.Tensor | None = None
@@ -472,7 +492,7 @@ class ContrastiveSolver:
 
 @torch.no_grad()
 def embed(
-    stem: nn.Conv1d,
+    stem: nn.Conv1d | None,
     trunk: nn.Module,
     data: Any,
     receptive_field: int,
@@ -489,9 +509,9 @@ def embed(
 
     Parameters
     ----------
-    stem : nn.Conv1d
-        The session's first layer.
-    trunk : Trunk
+    stem : nn.Conv1d or None
+        The session's first layer (``None`` for a :class:`~neuroembed.models.ModuleEncoder`, passed as ``trunk``).
+    trunk : Trunk or ModuleEncoder
         The shared rest of the encoder (with ``forward_channels_last``).
     data : ndarray or h5py.Dataset of shape (n_samples, n_neurons)
     receptive_field : int
@@ -520,7 +540,8 @@ def embed(
                 [np.repeat(block[:1], pad_before, 0), block, np.repeat(block[-1:], pad_after, 0)]
             )
         x = torch.from_numpy(np.ascontiguousarray(block)).unsqueeze(0).to(device, non_blocking=True)
-        z = trunk.forward_channels_last(conv_channels_last(x, stem))[0].float().cpu().numpy()
+        h = x if stem is None else conv_channels_last(x, stem)
+        z = trunk.forward_channels_last(h)[0].float().cpu().numpy()
         if out is None:
             out = np.empty((n, z.shape[1]), dtype=np.float32)
         out[a:b] = z

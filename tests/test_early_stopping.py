@@ -30,7 +30,6 @@ def _run(conditional="time", y=None, n=300, **params):
         **params,
     )
     est._check_params()
-    est._check_stopping_params()
     return est._prepare(X, y)
 
 

@@ -32,7 +32,6 @@ def _held_out_score(est, X, y, weights_of=None):
     source = est if weights_of is None else weights_of
     fresh = clone(est)
     fresh._check_params()
-    fresh._check_stopping_params()
     run = fresh._prepare(X, y)
     run.encoder.load_state_dict(source.encoder_.state_dict())
     run.criterion.load_state_dict(source.criterion_.state_dict())

@@ -207,7 +207,8 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
         (1e9, True, -1.0),
         (1e9, True, 1.0),
         (0.8, True, 1.0),
-        (0.1, True, 1.0),  # the stem and only the first blocks over the whole of a 600-sample recording
+        # the stem and only the first blocks over the whole of a 600-sample recording
+        (0.1, True, 1.0),
     ):
         monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
         monkeypatch.setattr(ContrastiveSolver, "max_sparse_density", density)

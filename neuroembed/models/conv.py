@@ -33,6 +33,7 @@ __all__ = [
     "Dilated34",
     "ConvEncoder",
     "MultiSessionEncoder",
+    "ModuleEncoder",
     "window_offsets",
 ]
 
@@ -450,3 +451,32 @@ class MultiSessionEncoder(nn.Module):
     def forward_channels_last(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
         """``(B, L, n_inputs_s) -> (B, L - R + 1, output_dimension)`` through session ``session``'s stem."""
         return self.trunk.forward_channels_last(conv_channels_last(x, self.stems[session]))
+
+
+class ModuleEncoder(nn.Module):
+    """Any convolutional ``torch.nn.Module`` as a one-session encoder (a user's own ``model=`` class).
+
+    The module maps ``(batch, n_inputs, length)`` to ``(batch, output_dimension, length - R + 1)``; it is trained and
+    embedded through its own ``forward`` on windows of ``R = receptive_field`` samples, without the stem/trunk
+    fast paths of :class:`ConvEncoder`. With ``normalize``, the output is L2-normalised here (again, if the module
+    does it already: normalising is idempotent).
+    """
+
+    def __init__(
+        self, module: nn.Module, receptive_field: int, output_dimension: int, normalize: bool
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.receptive_field = int(receptive_field)
+        self.output_dimension = int(output_dimension)
+        self.normalize = normalize
+
+    n_sessions = 1
+
+    def forward(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
+        z = self.module(x)
+        return F.normalize(z, dim=1) if self.normalize else z
+
+    def forward_channels_last(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
+        """``(B, L, n_inputs) -> (B, L - R + 1, output_dimension)`` through the module's forward."""
+        return self.forward(x.transpose(1, 2)).transpose(1, 2)

@@ -54,21 +54,29 @@ def conv_time_major(
 
 
 def _conv_backward(
-    grad: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, dilation: int = 1
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Gradients of :func:`conv_time_major` with respect to its input, weight and bias, given the output's gradient."""
+    grad: torch.Tensor,
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    dilation: int = 1,
+    weights: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of :func:`conv_time_major` with respect to its input, weight and bias, given the output's gradient
+    (those of the weight and bias ``None`` unless ``weights``: a frozen layer)."""
     k, d = weight.shape[2], dilation
     length, c_in = grad.shape[0], h.shape[2]
     g = grad.reshape(-1, grad.shape[2])
-    grad_weight = torch.stack(
-        [g.t() @ h[i * d : i * d + length].reshape(-1, c_in) for i in range(k)], 2
-    )
+    grad_weight = grad_bias = None
+    if weights:
+        grad_weight = torch.stack(
+            [g.t() @ h[i * d : i * d + length].reshape(-1, c_in) for i in range(k)], 2
+        )
+        grad_bias = g.sum(0)
     grad_input = torch.empty_like(h)
     grad_input[length:].zero_()
     torch.mm(g, weight[:, :, 0], out=grad_input[:length].view(-1, c_in))
     for i in range(1, k):
         grad_input[i * d : i * d + length].view(-1, c_in).addmm_(g, weight[:, :, i])
-    return grad_input, grad_weight, g.sum(0)
+    return grad_input, grad_weight, grad_bias
 
 
 class _TrunkFunction(torch.autograd.Function):
@@ -118,8 +126,12 @@ class _TrunkFunction(torch.autograd.Function):
         saved = ctx.saved_tensors
         stem_out, rows, inputs = saved[0], saved[1], saved[2 : n + 3]
         pre_activations, weights = saved[n + 3 : 2 * n + 3], saved[2 * n + 3 :]
-        grads: list[torch.Tensor] = []
-        grad_h, grad_w, grad_b = _conv_backward(grad_out.contiguous(), inputs[-1], weights[-1])
+        # a frozen trunk (adapting a new input layer) needs only the gradient of its input
+        train = any(ctx.needs_input_grad[5:])
+        grads: list[torch.Tensor | None] = []
+        grad_h, grad_w, grad_b = _conv_backward(
+            grad_out.contiguous(), inputs[-1], weights[-1], weights=train
+        )
         grads[:0] = [grad_w, grad_b]
         for j in range(n, -1, -1):
             # scatter the windows' gradient back onto the long sequence
@@ -132,7 +144,9 @@ class _TrunkFunction(torch.autograd.Function):
                 break
             d = ctx.dilations[j - 1]
             grad_pre = _gelu_backward(grad_h, pre_activations[j - 1])
-            grad_in, grad_w, grad_b = _conv_backward(grad_pre, inputs[j - 1], weights[j - 1], d)
+            grad_in, grad_w, grad_b = _conv_backward(
+                grad_pre, inputs[j - 1], weights[j - 1], d, weights=train
+            )
             # the residual path (not "+=", which would copy the slice onto itself)
             grad_in[d:-d].add_(grad_h)
             grad_h = grad_in

@@ -99,3 +99,24 @@ def test_whole_shrink_adds_the_blocks_dilations():
     trunk = MODELS["dilated34"](3, 4, 2).trunk
     assert [whole_shrink(trunk, n) for n in range(5)] == [0, 2, 6, 14, 30]
     assert whole_shrink(MODELS["offset10"](3, 4, 2).trunk, 2) == 4
+
+
+@pytest.mark.parametrize("name", ["offset10", "dilated34"])
+def test_a_frozen_trunk_passes_the_same_input_gradient_and_computes_no_weight_gradients(name):
+    torch.manual_seed(5)
+    trunk = MODELS[name](3, 8, 4).double().trunk
+    stem_out = torch.randn(trunk_length(trunk) + 2, 5, 8, dtype=torch.float64)
+    want = _grads(trunk, stem_out, lambda h: trunk_time_major(trunk, h))
+    trunk.requires_grad_(False)
+    for p in trunk.parameters():
+        p.grad = None
+    h = stem_out.clone().requires_grad_(True)
+    out = trunk_time_major(trunk, h)
+    (out * torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+    torch.testing.assert_close(h.grad, want[1], rtol=1e-12, atol=1e-12)
+    assert all(p.grad is None for p in trunk.parameters())
+
+
+def trunk_length(trunk):
+    """The input length of one output row: the blocks' shrink plus the output kernel."""
+    return whole_shrink(trunk, len(trunk.blocks)) + trunk.out.kernel_size[0]

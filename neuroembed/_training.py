@@ -1,0 +1,633 @@
+"""One training run of :class:`neuroembed.Estimator`: what it is built from, and the loop that runs it.
+
+:func:`prepare` turns validated data and the estimator's settings into a :class:`Training`: the recordings on the
+device, the encoder (one input layer per session, a shared trunk), the loss module, the sampler, the
+:class:`~neuroembed.solver.ContrastiveSolver`, the optimiser and, with early stopping, the held-out loss.
+:func:`run` trains it for a range of iterations, with validation and checkpoints. The estimator keeps the settings
+and the fitted state; everything between them lives here, so that ``fit``, ``partial_fit`` and ``adapt`` share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuroembed import _validation as V
+from neuroembed._early_stopping import EarlyStopping, HeldOutLoss, n_held_out
+from neuroembed._optim import make_adam
+from neuroembed.losses import InfoNCE, SupCon
+from neuroembed.models import (
+    MODELS,
+    ConvEncoder,
+    ModuleEncoder,
+    MultiSessionEncoder,
+    make_encoder,
+    window_offsets,
+)
+from neuroembed.sampling import BEHAVIOUR_CONDITIONALS, ContrastiveSampler, SessionData
+from neuroembed.solver import (
+    ContrastiveSolver,
+    TrainResult,
+    embed,
+    flush_denormal,
+    make_generators,
+    resolve_device,
+    train_loop,
+)
+
+__all__ = ["Training", "prepare", "run"]
+
+#: Serialises the seeding of torch's global generator while encoders are built (see :func:`prepare`).
+GLOBAL_RNG_LOCK = threading.Lock()
+
+
+def receptive_field_of(est: Any) -> int:
+    """The receptive field of ``est``'s encoder, read off a probe built without touching the caller's (or another
+    thread's) draws from torch's global generator. A user's own model class is checked: the receptive field it
+    declares must be the one its outputs depend on (:func:`measured_receptive_field`)."""
+    with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        if isinstance(est.model, str):
+            return int(MODELS[est.model](1).receptive_field)
+        return check_custom_model(est, 2)
+
+
+def class_path(cls: type) -> str:
+    """``"module:QualifiedName"``, how a model file names a user's model class."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def build_custom(est: Any, n_inputs: int) -> torch.nn.Module:
+    """An instance of the user's model class, called as the built-in encoders are."""
+    try:
+        return est.model(
+            n_inputs, est.num_hidden_units, est.output_dimension, normalize=est.distance == "cosine"
+        )
+    except TypeError as err:
+        raise TypeError(
+            f"model={est.model.__qualname__} could not be built as model(n_inputs, n_hidden, output_dimension, "
+            f"normalize=...) ({err}); a model class takes these arguments, as neuroembed's encoders do."
+        ) from None
+
+
+def check_custom_model(est: Any, n_inputs: int) -> int:
+    """Build the user's model class for ``n_inputs`` neurons and return its receptive field once the probe agrees
+    with what it declares; ``ValueError`` naming both numbers where not."""
+    name = est.model.__qualname__
+    module = build_custom(est, n_inputs)
+    declared = getattr(module, "receptive_field", None)
+    if isinstance(declared, bool) or not isinstance(declared, (int, np.integer)) or declared < 1:
+        raise TypeError(
+            f"model={name} must declare its receptive field as an int attribute receptive_field >= 1 (the samples "
+            f"one output row depends on); got {declared!r}."
+        )
+    measured, length, n_out = measured_receptive_field(
+        module, n_inputs, int(declared), est.output_dimension, name
+    )
+    if measured != declared:
+        padded = length - n_out + 1 < measured
+        fix = (
+            "its output rows depend on samples outside the window their count implies (padding?): remove the "
+            "padding"
+            if padded
+            else f"declare receptive_field={measured}, or change the model"
+        )
+        raise ValueError(
+            f"model={name} declares receptive_field={declared}, but a probe measured {measured}: an input of "
+            f"{length} samples gives {n_out} output rows, and the first depends on the first {measured} samples; "
+            f"{fix} ((batch, n_inputs, L) must map to (batch, output_dimension, L - receptive_field + 1))."
+        )
+    return int(declared)
+
+
+def measured_receptive_field(
+    module: torch.nn.Module, n_inputs: int, declared: int, output_dimension: int, name: str
+) -> tuple[int, int, int]:
+    """The receptive field of a convolutional module: from the length of its output, and from the input samples
+    its first output row depends on (its gradient), whichever is larger. Returns it with the probe's input length
+    and output rows."""
+    length = declared + 7
+    dtype = next((p.dtype for p in module.parameters()), torch.float32)
+    x = torch.randn(2, n_inputs, length, dtype=dtype, requires_grad=True)
+    out = module(x)
+    if not isinstance(out, torch.Tensor) or out.ndim != 3 or out.shape[:2] != (2, output_dimension):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"model={name} maps an input of shape (2, {n_inputs}, {length}) to {shape}; expected (2, "
+            f"{output_dimension}, {length} - receptive_field + 1)."
+        )
+    n_out = int(out.shape[2])
+    if n_out < 1:
+        return length + 1, length, n_out
+    out[0, :, 0].sum().backward()
+    touched = (x.grad[0].abs().sum(0) > 0).nonzero()
+    span = int(touched.max()) + 1 if touched.numel() else 0
+    return max(length - n_out + 1, span), length, n_out
+
+
+def uses_offset(conditional: str, hybrid: bool) -> bool:
+    """Whether positives depend on ``time_offset`` (time positives, or behaviour changes over it)."""
+    return conditional in ("time", "time_delta", "mixed") or hybrid
+
+
+def check_data(
+    est: Any, X: Any, y: Any, conditional: str, receptive_field: int | None = None
+) -> tuple[list[np.ndarray], list[V.Behaviour], bool, np.ndarray | None]:
+    """:func:`neuroembed._validation.check_sessions` with what ``est`` and ``conditional`` ask of the data."""
+    return V.check_sessions(
+        X,
+        y,
+        receptive_field=receptive_field_of(est) if receptive_field is None else receptive_field,
+        needs_continuous=conditional in BEHAVIOUR_CONDITIONALS,
+        needs_labels=conditional in ("discrete", "mixed") or est.criterion == "supcon",
+        conditional=conditional,
+    )
+
+
+@dataclass
+class Training:
+    """Everything one training run works with (built by :func:`prepare`)."""
+
+    arrays: list[np.ndarray]
+    behaviours: list[V.Behaviour]
+    multi: bool
+    device: torch.device
+    generator: torch.Generator
+    encoder: MultiSessionEncoder
+    criterion: torch.nn.Module
+    solver: ContrastiveSolver
+    optimizer: torch.optim.Optimizer
+    receptive_field: int
+    num_negatives: int
+    conditional: str
+    feature_names: np.ndarray | None = None
+    early_stopping: EarlyStopping | None = None
+    held_out_loss: HeldOutLoss | None = None
+    losses: list[torch.Tensor] = field(default_factory=list)
+
+    def loss_history(self) -> np.ndarray:
+        """The losses of the iterations run so far (by :func:`run`)."""
+        if not self.losses:
+            return np.empty(0)
+        return torch.stack(self.losses).double().cpu().numpy()
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Move an array to the device once; through pinned memory (an asynchronous copy) on CUDA."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    """Mixed precision for the forward pass (``"float32"`` disables it)."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bfloat16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def session_view(encoder: Any, sessions: list[int]) -> torch.nn.Module:
+    """``encoder`` restricted to ``sessions`` (a user's one-session module is its own view)."""
+    return encoder if isinstance(encoder, ModuleEncoder) else SessionView(encoder, sessions)
+
+
+class SessionView(torch.nn.Module):
+    """Present some sessions of a multi-session encoder as a model of those sessions alone (for scoring and
+    adapting)."""
+
+    def __init__(self, encoder: MultiSessionEncoder, sessions: list[int]) -> None:
+        super().__init__()
+        self.stems = torch.nn.ModuleList([encoder.stems[s] for s in sessions])
+        self.trunk = encoder.trunk
+        self.receptive_field = encoder.receptive_field
+
+
+def build_criterion(est: Any) -> torch.nn.Module:
+    """The loss module ``est``'s settings describe (untrained: the initial temperature)."""
+    if est.criterion == "supcon":
+        return SupCon(temperature=est.temperature, distance=est.distance)
+    return InfoNCE(
+        temperature=est.temperature,
+        distance=est.distance,
+        learnable=est.temperature_mode == "learnable",
+        min_temperature=min(est.min_temperature, est.temperature),
+    )
+
+
+def build_stems_and_trunk(est: Any, n_features: list[int]) -> MultiSessionEncoder | ModuleEncoder:
+    """A fresh encoder for sessions of ``n_features`` neurons, drawn from torch's global generator as it is.
+
+    A user's model class that is a :class:`~neuroembed.models.ConvEncoder` gets the built-ins' treatment (one
+    input layer per session, a shared trunk); any other module is one session's :class:`ModuleEncoder`.
+    """
+    if not isinstance(est.model, str):
+        modules = [build_custom(est, n) for n in n_features]
+        if all(isinstance(m, ConvEncoder) for m in modules):
+            return MultiSessionEncoder(modules)
+        if len(modules) > 1:
+            raise ValueError(
+                f"model={est.model.__qualname__} is not a neuroembed.models.ConvEncoder, so it has no separate "
+                f"input layer to give each of the {len(modules)} sessions; fit one session, or subclass ConvEncoder."
+            )
+        return ModuleEncoder(
+            modules[0],
+            int(modules[0].receptive_field),
+            est.output_dimension,
+            est.distance == "cosine",
+        )
+    encoders = [
+        make_encoder(
+            est.model,
+            n,
+            est.num_hidden_units,
+            est.output_dimension,
+            normalize=est.distance == "cosine",
+        )
+        for n in n_features
+    ]
+    return MultiSessionEncoder(encoders)
+
+
+def seeded_encoder(
+    est: Any, n_features: list[int], seed: int, device: torch.device
+) -> MultiSessionEncoder:
+    """:func:`build_stems_and_trunk` with torch's global generator seeded by ``seed``, inside a fork so the caller's
+    generator is left as it was; the lock keeps fits in several threads of one process (a threading backend, say)
+    from seeding and drawing in between."""
+    with (
+        GLOBAL_RNG_LOCK,
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+    ):
+        torch.manual_seed(seed)
+        return build_stems_and_trunk(est, n_features)
+
+
+def session_data(
+    arrays: list[np.ndarray],
+    behaviours: list[V.Behaviour],
+    receptive_field: int,
+    device: torch.device,
+) -> tuple[list[SessionData], list[torch.Tensor]]:
+    """The sampler's view of each session and its recording, on the device."""
+    left, right = window_offsets(receptive_field)
+    sessions, data = [], []
+    for a, (cont, disc) in zip(arrays, behaviours):
+        data.append(to_device(a, device))
+        sessions.append(
+            SessionData(
+                n_samples=a.shape[0],
+                left=left,
+                right=right,
+                behaviour=None if cont is None else to_device(cont, device),
+                labels=None if disc is None else to_device(disc, device),
+            )
+        )
+    return sessions, data
+
+
+def build_solver(
+    est: Any,
+    conditional: str,
+    sessions: list[SessionData],
+    data: list[torch.Tensor],
+    model: torch.nn.Module,
+    criterion: torch.nn.Module,
+    num_negatives: int,
+    generator: torch.Generator,
+    batch_size: int | None = None,
+) -> ContrastiveSolver:
+    """A sampler with ``est``'s positives and a solver of ``model`` on ``sessions``."""
+    supcon = est.criterion == "supcon"
+    sampler = ContrastiveSampler(
+        sessions,
+        conditional,
+        batch_size=est.batch_size if batch_size is None else batch_size,
+        num_negatives=0 if supcon else num_negatives,
+        time_offset=est.time_offset,
+        delta=est.delta,
+        hybrid=est.hybrid,
+        generator=generator,
+    )
+    return ContrastiveSolver(
+        model,
+        criterion,
+        sampler,
+        data,
+        supcon_labels=[s.labels for s in sessions] if supcon else None,
+    )
+
+
+def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
+    """Validate data and build everything a training run of ``est`` needs, in the order that fixes its seeds:
+    the batch generator and the weights come from ``random_state``, then the seed of the held-out batches."""
+    conditional = V.resolve_conditional(
+        est.conditional, X, y, criterion=est.criterion, hybrid=est.hybrid
+    )
+    receptive_field = receptive_field_of(est)
+    arrays, behaviours, multi, names = check_data(est, X, y, conditional, receptive_field)
+    device = resolve_device(est.device)
+    rng, generator = make_generators(est.random_state, device)
+    left, _ = window_offsets(receptive_field)
+    offset = uses_offset(conditional, est.hybrid)
+    # by default as many negatives as references: batch_size per session, as CEBRA draws them
+    num_negatives = int(
+        est.num_negatives if est.num_negatives is not None else est.batch_size * len(arrays)
+    )
+    # with early stopping, training sees only each session's first part; the held-out blocks are separate arrays
+    held_out = None
+    train_arrays, train_behaviours = arrays, behaviours
+    if est.early_stopping:
+        train_arrays, train_behaviours, held_out = V.split_validation(
+            arrays,
+            behaviours,
+            multi,
+            receptive_field,
+            n_val_of=n_held_out,
+            fraction=float(est.validation_fraction),
+            time_offset=est.time_offset,
+            uses_offset=offset,
+            mixed=conditional == "mixed",
+        )
+    for i, (a, (_, disc)) in enumerate(zip(train_arrays, train_behaviours)):
+        V.warn_degenerate(
+            a.shape[0] - receptive_field + 1,
+            receptive_field,
+            a.shape[0],
+            disc,
+            left,
+            f" of session {i}" if multi else "",
+            time_offset=est.time_offset,
+            uses_offset=offset,
+            uses_labels=conditional in ("discrete", "mixed"),
+            stacklevel=stacklevel + 1,
+        )
+    if multi and conditional == "mixed":
+        V.check_shared_labels(
+            [
+                d[left : left + a.shape[0] - receptive_field + 1]
+                for a, (_, d) in zip(train_arrays, train_behaviours)
+            ]
+        )
+    sessions, data = session_data(train_arrays, train_behaviours, receptive_field, device)
+    # the encoders' initial weights come from torch's process-wide generator, seeded from rng
+    weight_seed = int(rng.integers(0, 2**63 - 1))
+    encoder = seeded_encoder(est, [a.shape[1] for a in arrays], weight_seed, device).to(device)
+    criterion = build_criterion(est).to(device)
+    solver = build_solver(
+        est, conditional, sessions, data, encoder, criterion, num_negatives, generator
+    )
+    optimizer = make_adam(
+        list(encoder.parameters()) + list(criterion.parameters()), est.learning_rate
+    )
+    monitor: EarlyStopping | None = None
+    loss_of_block: HeldOutLoss | None = None
+    if held_out is not None:
+        # seeded by a draw after every other use of rng: the weights and training batches do not depend on it
+        val_sessions, val_data = session_data(*held_out, receptive_field, device)
+        val_solver = build_solver(
+            est,
+            conditional,
+            val_sessions,
+            val_data,
+            encoder,
+            criterion,
+            num_negatives,
+            torch.Generator(device=device),
+        )
+        held = loss_of_block = HeldOutLoss(val_solver, int(rng.integers(0, 2**63 - 1)))
+        monitor = EarlyStopping(
+            lambda: -held(),
+            [encoder, criterion],
+            n_iter_no_change=est.n_iter_no_change,
+            tol=float(est.tol),
+        )
+    if est.compile:
+        solver.compile()
+    return Training(
+        arrays,
+        behaviours,
+        multi,
+        device,
+        generator,
+        encoder,
+        criterion,
+        solver,
+        optimizer,
+        receptive_field,
+        num_negatives,
+        conditional,
+        names,
+        monitor,
+        loss_of_block,
+    )
+
+
+def run(
+    est: Any,
+    t: Training,
+    start: int,
+    stop: int,
+    *,
+    checkpoint: Callable[[int], None] | None = None,
+    desc: str = "neuroembed fit",
+) -> tuple[TrainResult, int, float]:
+    """Train ``t`` from iteration ``start`` to ``stop`` (exclusive) under ``est``'s time budget, precision,
+    validation and checkpoint settings; ``checkpoint(i)`` writes a checkpoint after iteration ``i``.
+
+    Returns the loop's result, the iterations completed (counted from 0) and the seconds of the loop (with the
+    last held-out evaluation). With early stopping, the best weights are restored.
+    """
+    monitor = t.early_stopping
+
+    def after_step(i: int) -> str | None:
+        halt = None
+        if monitor is not None and (i + 1) % est.validation_every == 0:
+            if monitor.update(i + 1):
+                halt = "early_stopping"
+        if checkpoint is not None and (i + 1) % est.checkpoint_every == 0 and i + 1 < stop:
+            checkpoint(i + 1)
+        return halt
+
+    def step(i: int) -> torch.Tensor:
+        loss = t.solver.loss()
+        t.losses.append(loss.detach())
+        return loss
+
+    t.encoder.train()
+    with flush_denormal(t.device), autocast(t.device, est.precision):
+        result = train_loop(
+            step,
+            t.optimizer,
+            stop,
+            max_seconds=None if est.max_seconds is None else float(est.max_seconds),
+            verbose=est.verbose,
+            desc=desc,
+            after_step=after_step,
+            start_iteration=start,
+        )
+        n_iter = start + result.n_iterations
+        seconds = result.seconds
+        if monitor is not None:
+            # score the final weights too when training ended between two evaluations, then keep the best
+            if not monitor.iterations or monitor.iterations[-1] != n_iter:
+                t0 = time.perf_counter()
+                monitor.update(n_iter)
+                seconds += time.perf_counter() - t0
+            monitor.restore_best()
+    t.encoder.eval()
+    return result, n_iter, seconds
+
+
+def adapt(
+    est: Any, X: Any, y: Any, iterations: int, finetune: int, learning_rate: float
+) -> tuple[MultiSessionEncoder, int, np.ndarray, float]:
+    """The work of :meth:`Estimator.adapt`: a copy of the fitted encoder with a new input layer for ``X``, trained
+    on ``X`` with the trunk frozen for ``iterations`` steps, then with the trunk for ``finetune`` steps. Returns
+    the encoder, the new layer's neurons, the losses of both phases and their seconds."""
+    if isinstance(est.encoder_, ModuleEncoder):
+        raise ValueError(
+            f"adapt gives a new recording its own input layer; model={est.model.__qualname__} has none (it is not "
+            "a neuroembed.models.ConvEncoder with a stem and a trunk)."
+        )
+    arrays, behaviours, _, _ = check_data(est, X, y, est.conditional_, est.receptive_field_)
+    device = est.device_
+    rng, generator = make_generators(est.random_state, device)
+    n_new = arrays[0].shape[1]
+    seed = int(rng.integers(0, 2**63 - 1))
+    stem = seeded_encoder(est, [n_new], seed, device).stems[0].to(device)
+    encoder = copy.deepcopy(est.encoder_)
+    encoder.stems.append(stem)
+    sessions, data = session_data(arrays, behaviours, est.receptive_field_, device)
+    criterion = copy.deepcopy(est.criterion_).requires_grad_(False)
+    negatives = est.num_negatives if est.num_negatives is not None else est.batch_size
+    view = SessionView(encoder, [len(encoder.stems) - 1])
+    solver = build_solver(
+        est, est.conditional_, sessions, data, view, criterion, negatives, generator
+    )
+    losses, seconds = [], 0.0
+    encoder.train()
+    with flush_denormal(device), autocast(device, est.precision):
+        for steps, trunk_trains in ((iterations, False), (finetune, True)):
+            if steps == 0:
+                continue
+            encoder.trunk.requires_grad_(trunk_trains)
+            params = list(stem.parameters())
+            if trunk_trains:
+                params += list(encoder.trunk.parameters())
+            result = train_loop(
+                lambda i: solver.loss(),
+                make_adam(params, learning_rate),
+                steps,
+                verbose=est.verbose,
+                desc="neuroembed adapt",
+            )
+            losses.append(result.loss_history)
+            seconds += result.seconds
+    encoder.trunk.requires_grad_(True)
+    return encoder.eval(), n_new, np.concatenate(losses) if losses else np.empty(0), seconds
+
+
+def fitted_attributes(
+    t: Training, result: TrainResult, n_iter: int, seconds: float, history: np.ndarray
+) -> dict[str, Any]:
+    """The estimator's fitted attributes after run ``t`` (``history``: the losses of the iterations before it)."""
+    cont = t.behaviours[0][0]
+    monitor = t.early_stopping
+    n_features = [a.shape[1] for a in t.arrays]
+    out: dict[str, Any] = {
+        "encoder_": t.encoder,
+        "criterion_": t.criterion,
+        "loss_history_": np.concatenate([history, result.loss_history]),
+        "n_iter_": n_iter,
+        "session_n_features_": n_features,
+        "n_features_in_": n_features[0],
+        "n_sessions_": len(n_features),
+        "multisession_": t.multi,
+        "receptive_field_": t.receptive_field,
+        "num_negatives_": t.num_negatives,
+        "temperature_": float(t.criterion.temperature),
+        "behaviour_dimension_": None if cont is None else int(cont.shape[1]),
+        "fit_seconds_": seconds,
+        "device_": t.device,
+        "interrupted_": result.interrupted,
+        "stop_reason_": result.stop_reason,
+        "conditional_": t.conditional,
+        "validation_scores_": None,
+        "validation_iterations_": None,
+        "best_validation_score_": None,
+        "best_iteration_": None,
+        "adapt_loss_history_": None,
+        # what partial_fit continues from (the optimiser's moments and the batch generator)
+        "_continuation_": {
+            "optimizer": copy.deepcopy(t.optimizer.state_dict()),
+            "generator": t.generator.get_state(),
+        },
+    }
+    if monitor is not None:
+        out["validation_scores_"] = np.asarray(monitor.scores, dtype=np.float64)
+        out["validation_iterations_"] = np.asarray(monitor.iterations, dtype=np.int64)
+        out["best_validation_score_"] = float(monitor.best_score)
+        out["best_iteration_"] = monitor.best_iteration
+    return out
+
+
+def embed_session(est: Any, data: Any, session: int, chunk_size: int) -> np.ndarray:
+    """Every sample of ``data`` through ``est``'s fitted session ``session`` (for :meth:`Estimator.transform`)."""
+    encoder = est.encoder_
+    module = isinstance(encoder, ModuleEncoder)
+    with flush_denormal(est.device_):
+        return embed(
+            None if module else encoder.stems[session],
+            encoder if module else encoder.trunk,
+            data,
+            est.receptive_field_,
+            est.device_,
+            chunk_size=chunk_size,
+            verbose=est.verbose,
+        )
+
+
+def score(est: Any, a: np.ndarray, behaviour: V.Behaviour, session: int, n_batches: int) -> float:
+    """Minus the mean loss of ``n_batches`` batches of recording ``a``, seeded with 0 (:meth:`Estimator.score`)."""
+    R = est.receptive_field_
+    n_valid = a.shape[0] - R + 1
+    if n_valid < 2:
+        raise ValueError(
+            f"score needs at least two windows of the receptive field ({R} samples) to draw a positive pair; "
+            f"got {a.shape[0]} samples. Pass at least {R + 1} samples."
+        )
+    solver = scoring_solver(est, a, behaviour, session, n_valid)
+    with torch.no_grad(), flush_denormal(est.device_):
+        losses = [float(solver.loss()) for _ in range(n_batches)]
+    return -float(np.mean(losses))
+
+
+def scoring_solver(
+    est: Any, a: np.ndarray, behaviour: V.Behaviour, session: int, n_valid: int
+) -> ContrastiveSolver:
+    """A solver of ``est``'s fitted session ``session`` on recording ``a``, its batches seeded with 0 (for
+    :meth:`Estimator.score`)."""
+    device = est.device_
+    sessions, data = session_data([a], [behaviour], est.receptive_field_, device)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(0)
+    return build_solver(
+        est,
+        est.conditional_,
+        sessions,
+        data,
+        session_view(est.encoder_, [session]),
+        est.criterion_,
+        min(est.num_negatives_, n_valid),
+        generator,
+        batch_size=min(est.batch_size, n_valid),
+    )
