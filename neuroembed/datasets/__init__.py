@@ -7,6 +7,7 @@ synthetic data, ``timestamps`` in seconds and a ``metadata`` dict. The synthetic
 ``random_state``; the same seed gives the same recording.
 """
 
+from neuroembed.datasets.attribution_manifold import attribution_manifold
 from neuroembed.datasets.latent_manifold import latent_manifold
 from neuroembed.datasets.linear_track import linear_track
 from neuroembed.datasets.rat_hippocampus import (
@@ -21,6 +22,7 @@ from neuroembed.datasets.ring_manifold import ring_manifold
 __all__ = [
     "RATS",
     "RAT_HIPPOCAMPUS_FILES",
+    "attribution_manifold",
     "default_data_dir",
     "latent_manifold",
     "linear_track",
