@@ -6,7 +6,7 @@
 
 The estimator, losses, models, sampling, metrics and datasets are imported with the package; the subpackages
 that pull in heavier dependencies (``io`` -> pynwb, ``plotting`` -> matplotlib, ``ssl``, ``batch`` -> dask) are
-imported on first use through the explicit table ``_LAZY_SUBMODULES``.
+imported on first use through the explicit table ``_LAZY_SUBMODULES`` (as is ``attribution``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from neuroembed.solver import TrainingDivergedError
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = {
+    "attribution": "neuroembed.attribution",
     "io": "neuroembed.io",
     "plotting": "neuroembed.plotting",
     "ssl": "neuroembed.ssl",
@@ -35,6 +36,7 @@ __all__ = [
     "Recording",
     "TrainingDivergedError",
     "__version__",
+    "attribution",
     "batch",
     "datasets",
     "io",

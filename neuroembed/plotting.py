@@ -1,4 +1,4 @@
-"""Matplotlib figures: embeddings coloured by behaviour, training loss, consistency matrices.
+"""Matplotlib figures: embeddings coloured by behaviour, training loss, consistency matrices, attribution maps.
 
 Every function draws into a new figure (or into ``ax`` when given) and returns the
 :class:`matplotlib.figure.Figure`; none calls ``plt.show()``. Figures are made with
@@ -25,7 +25,7 @@ from neuroembed._validation import (
     check_positive_int,
 )
 
-__all__ = ["plot_embedding", "plot_loss", "plot_consistency"]
+__all__ = ["plot_embedding", "plot_loss", "plot_consistency", "plot_attribution"]
 
 
 def _figure_of(ax: Axes) -> Figure:
@@ -332,4 +332,109 @@ def plot_consistency(
     if title is not None:
         ax.set_title(title)
     fig.colorbar(image, ax=ax, label="R$^2$")
+    return fig
+
+
+def _names(names: Any, n: int, param: str, noun: str) -> list[str]:
+    """``n`` labels: ``names`` as strings, or the indices."""
+    if names is None:
+        return [str(i) for i in range(n)]
+    if isinstance(names, str) or not hasattr(names, "__len__"):
+        raise TypeError(f"{param} must be a sequence of {n} names; got {names!r}.")
+    if len(names) != n:
+        raise ValueError(
+            f"{param} must hold one name for each of the {n} {noun}; got {len(names)}."
+        )
+    return [str(v) for v in names]
+
+
+#: Most tick labels written on the neuron axis; a map of more neurons gets this many, evenly spaced.
+_MAX_NEURON_TICKS = 40
+
+
+def plot_attribution(
+    attribution: Any,
+    *,
+    ax: Axes | None = None,
+    sort: bool = True,
+    neuron_names: Any = None,
+    dimension_names: Any = None,
+    cmap: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Heat map of an attribution map: embedding dimensions as rows, neurons as columns.
+
+    Parameters
+    ----------
+    attribution : array-like of shape (output_dim, n_neurons)
+        E.g. the summary of :func:`neuroembed.attribution.attribution_map` (an ``Attribution`` result is drawn
+        from its ``summary``); a 1-D map is drawn as one row.
+    ax : matplotlib Axes, optional
+        Axes to draw into; default a new figure.
+    sort : bool, default=True
+        Order the neurons by their total attribution, ``abs(map).sum(0)``, largest first (the tick labels keep
+        the neurons' names or original indices).
+    neuron_names : sequence of str, optional
+        One name per neuron (default: the column indices).
+    dimension_names : sequence of str, optional
+        One name per embedding dimension (default: the row indices).
+    cmap : str, optional
+        Colormap; default ``"viridis"`` from 0 for a map without negative values, and ``"RdBu_r"`` centred on 0
+        for a signed one.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure: the heat map in ``ax`` (or in its first Axes when a new figure is made) and a colour bar.
+
+    Examples
+    --------
+    >>> fig = plot_attribution(np.array([[0.1, 0.9, 0.3], [0.0, 0.5, 0.2]]), neuron_names=["a", "b", "c"])
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]  # by total attribution
+    ['b', 'c', 'a']
+    >>> plt.close(fig)
+    """
+    if isinstance(attribution, tuple) and hasattr(attribution, "summary"):
+        attribution = attribution.summary
+    values = as_numeric_array(attribution, "attribution").astype(np.float64)
+    if values.ndim == 1:
+        values = values[None, :]
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(
+            f"attribution must be a non-empty (output_dim, n_neurons) map; got shape {values.shape}."
+        )
+    if not np.isfinite(values).all():
+        raise ValueError("attribution contains NaN or infinite values; expected finite numbers.")
+    n_dims, n_neurons = values.shape
+    neurons = _names(neuron_names, n_neurons, "neuron_names", "neurons")
+    dimensions = _names(dimension_names, n_dims, "dimension_names", "embedding dimensions")
+    order = np.arange(n_neurons)
+    if sort:
+        order = np.argsort(-np.abs(values).sum(0), kind="stable")
+    values = values[:, order]
+    signed = bool((values < 0).any())
+    if cmap is None:
+        cmap = "RdBu_r" if signed else "viridis"
+    bound = float(np.abs(values).max()) or 1.0
+    vmin, vmax = (-bound, bound) if signed else (0.0, bound)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(min(12.0, 2.0 + 0.25 * n_neurons), 1.5 + 0.3 * n_dims))
+    else:
+        fig = _figure_of(ax)
+    image = ax.imshow(
+        values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
+    )
+    step = max(1, math.ceil(n_neurons / _MAX_NEURON_TICKS))
+    ticks = np.arange(0, n_neurons, step)
+    ax.set_xticks(ticks, labels=[neurons[i] for i in order[ticks]])
+    if n_neurons > 10:
+        ax.tick_params(axis="x", labelrotation=90)
+    ax.set_yticks(np.arange(n_dims), labels=dimensions)
+    ax.set_xlabel("neuron (by total attribution)" if sort else "neuron")
+    ax.set_ylabel("embedding dimension")
+    if title is not None:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="attribution")
     return fig

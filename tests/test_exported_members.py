@@ -10,6 +10,7 @@ EXPECTED = {
     "Recording",
     "TrainingDivergedError",
     "__version__",
+    "attribution",
     "batch",
     "datasets",
     "io",
@@ -32,7 +33,7 @@ def test_every_exported_name_resolves():
 
 
 def test_subpackages_have_explicit_all():
-    for sub in ("losses", "models", "sampling", "metrics", "datasets", "io", "ssl"):
+    for sub in ("losses", "models", "sampling", "metrics", "datasets", "io", "ssl", "attribution"):
         module = importlib.import_module(f"neuroembed.{sub}")
         assert isinstance(module.__all__, list) and module.__all__, sub
         for name in module.__all__:

@@ -8,7 +8,12 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from neuroembed.plotting import plot_consistency, plot_embedding, plot_loss  # noqa: E402
+from neuroembed.plotting import (  # noqa: E402
+    plot_attribution,
+    plot_consistency,
+    plot_embedding,
+    plot_loss,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -175,6 +180,67 @@ def test_consistency_heatmap():
     assert len(fig.axes[0].texts) == 0
     with pytest.raises(ValueError, match="2-D"):
         plot_consistency(np.zeros(3))
+
+
+def test_attribution_heatmap_sorted_by_total_attribution():
+    # totals 0.3, 1.5, 0.05, 0.5
+    attribution = np.array([[0.1, 0.9, 0.0, 0.4], [0.2, 0.6, 0.05, 0.1]])
+    names = ["n0", "n1", "n2", "n3"]
+    fig = plot_attribution(attribution, neuron_names=names, dimension_names=["x", "y"])
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["n1", "n3", "n0", "n2"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    np.testing.assert_allclose(ax.images[0].get_array(), attribution[:, [1, 3, 0, 2]])
+    assert ax.images[0].get_clim() == (0.0, 0.9) and ax.images[0].get_cmap().name == "viridis"
+    assert len(ax.figure.axes) == 2  # with a colour bar
+    assert ax.figure.axes[1].get_ylabel() == "attribution"
+    ax.figure.savefig(__import__("io").BytesIO(), format="png")  # draws without error
+    # unsorted, default names, a signed map centred on zero, into given Axes
+    fig, given = plt.subplots()
+    signed = attribution - 0.3
+    assert plot_attribution(signed, ax=given, sort=False, title="map") is fig
+    assert [t.get_text() for t in given.get_xticklabels()] == ["0", "1", "2", "3"]
+    np.testing.assert_allclose(given.images[0].get_array(), signed)
+    assert given.images[0].get_clim() == pytest.approx((-0.6, 0.6))
+    assert given.get_title() == "map"
+
+
+def test_attribution_heatmap_of_a_real_map_with_many_neurons():
+    from neuroembed.attribution import attribution_map
+    from neuroembed.estimator import Estimator
+
+    X = np.random.default_rng(0).poisson(1.0, (200, 90)).astype(np.float32)
+    est = Estimator(
+        model="offset5",
+        conditional="time",
+        output_dimension=3,
+        max_iterations=3,
+        batch_size=16,
+        device="cpu",
+        random_state=0,
+    ).fit(X)
+    result = attribution_map(est, X, "jacobian", per_sample=True)
+    ax = plot_attribution(result).axes[0]  # an Attribution result draws its summary
+    np.testing.assert_allclose(
+        ax.images[0].get_array(),
+        result.summary[:, np.argsort(-result.summary.sum(0), kind="stable")],
+    )
+    labels = [int(t.get_text()) for t in ax.get_xticklabels()]
+    assert len(labels) == 30 and labels[0] == int(np.argmax(result.summary.sum(0)))
+
+
+def test_attribution_heatmap_bad_input():
+    with pytest.raises(ValueError, match="one name for each of the 3 neurons; got 2"):
+        plot_attribution(np.ones((2, 3)), neuron_names=["a", "b"])
+    with pytest.raises(ValueError, match="one name for each of the 2 embedding dimensions"):
+        plot_attribution(np.ones((2, 3)), dimension_names=["x"])
+    with pytest.raises(TypeError, match="neuron_names"):
+        plot_attribution(np.ones((2, 3)), neuron_names="abc")
+    with pytest.raises(ValueError, match=r"\(output_dim, n_neurons\)"):
+        plot_attribution(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        plot_attribution(np.array([[np.nan, 1.0]]))
 
 
 def test_plotting_does_not_import_upper_floors():

@@ -1,5 +1,5 @@
-"""Metrics for embeddings: consistency across runs and animals, decoding, goodness of fit, latent recovery, and
-alignment of embeddings onto one another."""
+"""Metrics for embeddings: consistency across runs and animals, decoding, goodness of fit, latent recovery,
+alignment of embeddings onto one another, and the ROC AUC of attribution maps against known drivers."""
 
 from neuroembed.metrics.alignment import (
     AlignedEmbeddings,
@@ -8,6 +8,7 @@ from neuroembed.metrics.alignment import (
     align_embeddings,
     fit_alignment,
 )
+from neuroembed.metrics.attribution import attribution_auc
 from neuroembed.metrics.consistency import consistency
 from neuroembed.metrics.decoding import decode
 from neuroembed.metrics.goodness_of_fit import (
@@ -22,6 +23,7 @@ __all__ = [
     "Alignment",
     "align",
     "align_embeddings",
+    "attribution_auc",
     "consistency",
     "decode",
     "fit_alignment",
