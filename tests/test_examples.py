@@ -24,6 +24,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "multisession.py": ("multisession_embeddings.png", "multisession_consistency.png"),
     "sklearn_pipeline.py": ("pipeline_grid.png", "pipeline_prediction.png"),
     "hippocampus.py": (),
+    "deeplabcut.py": ("deeplabcut_pose.png", "deeplabcut_embedding.png"),
     "nwb_batch.py": (),
     "ssl_digits.py": (),
 }
