@@ -7,8 +7,10 @@ on it (or applies one shared fitted model), and writes the embedding with per-fi
 Where the work runs
 -------------------
 * **This machine** (default): a ``dask.distributed.LocalCluster`` with ``n_workers`` processes of one
-  thread each is started for the batch and closed after it. On Windows and macOS, call
-  :func:`embed_files` under ``if __name__ == "__main__":`` because the workers are spawned processes.
+  thread each is started for the batch and closed after it. In a script, call :func:`embed_files` under
+  ``if __name__ == "__main__":``, on every operating system: the workers are new processes (Dask's default
+  start method is ``spawn``) that run the script again first. A script without the guard gets a
+  ``RuntimeError`` that shows the fix, before any worker starts.
 * **A running scheduler**: pass its address, ``embed_files(..., scheduler="tcp://10.0.0.5:8786")``
   (or ``neuroembed batch ... --scheduler tcp://10.0.0.5:8786``). Start one with ``dask scheduler`` and
   workers with ``dask worker tcp://10.0.0.5:8786 --nthreads 1`` on any machines that see the files.
@@ -18,12 +20,13 @@ Where the work runs
       from dask_jobqueue import SLURMCluster
       from neuroembed.batch import embed_files
 
-      cluster = SLURMCluster(cores=4, processes=1, memory="16GB", walltime="04:00:00",
-                             job_extra_directives=["--gres=gpu:1"])   # one GPU job per worker
-      cluster.scale(jobs=20)                                          # or cluster.adapt(maximum_jobs=50)
-      with Client(cluster) as client:
-          summary = embed_files("recordings/*.nwb", {"max_iterations": 10000},
-                                out_dir="results/", client=client)
+      if __name__ == "__main__":
+          cluster = SLURMCluster(cores=4, processes=1, memory="16GB", walltime="04:00:00",
+                                 job_extra_directives=["--gres=gpu:1"])   # one GPU job per worker
+          cluster.scale(jobs=20)                                  # or cluster.adapt(maximum_jobs=50)
+          with Client(cluster) as client:
+              summary = embed_files("recordings/*.nwb", {"max_iterations": 10000},
+                                    out_dir="results/", client=client)
 
   ``SLURMCluster`` submits worker jobs with ``sbatch``; any other client (PBS, SGE, Kubernetes) works the same.
   The workers need neuroembed installed and the files and ``out_dir`` on a shared file system.
@@ -55,6 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neuroembed import _main_guard
 from neuroembed._files import atomic_path
 from neuroembed._validation import check_positive_int, describe
 from neuroembed.recording import Recording
@@ -485,7 +489,12 @@ def embed_files(
     ValueError
         If the arguments are invalid (bad paths pattern, both ``client`` and ``scheduler``, ...). Problems
         with individual files never raise: they are reported in the summary.
+    RuntimeError
+        If a script calls it at its top level, outside ``if __name__ == "__main__":``, with neither
+        ``client`` nor ``scheduler``: the ``LocalCluster``'s worker processes would run the script, and so
+        this call, again. Raised before any worker starts, with the fix in the message.
     """
+    _main_guard.refuse_in_new_process()
     files = _expand(paths)
     n_workers = check_positive_int(n_workers, "n_workers")
     if client is not None and scheduler is not None:
@@ -520,6 +529,8 @@ def embed_files(
         # check the values here, once, rather than in every worker after the cluster has started
         Estimator(**params)._check_params()
     read_kwargs = dict(read_kwargs or {})
+    if client is None and scheduler is None:  # our own LocalCluster: is the script guarded?
+        _main_guard.check_main_guard(_main_guard.worker_start_method(_import_distributed()))
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
 
@@ -598,12 +609,15 @@ def _run(
                 client = distributed.Client(scheduler)
                 to_close.append(client)
             else:
-                cluster = distributed.LocalCluster(
-                    n_workers=n_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
+                with _main_guard.reporting_refused_workers(
+                    _main_guard.worker_start_method(distributed)
+                ):
+                    cluster = distributed.LocalCluster(
+                        n_workers=n_workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
                 to_close.append(cluster)
                 client = distributed.Client(cluster)
                 to_close.append(client)
