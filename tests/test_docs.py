@@ -120,6 +120,8 @@ RUNNABLE_PAGES = [
     "guides/ensembles.md",
     "guides/quality.md",
     "guides/ssl.md",
+    "guides/deeplabcut.md",
+    "guides/attribution.md",
 ]
 
 #: Tiny settings, so that the snippets run in seconds: (pattern, replacement).
