@@ -66,6 +66,15 @@ QUICK_ITERATIONS = 30
 #: Members of the recipe's ensemble, and how many are trained at once (one per core of the benchmark machine).
 RECIPE_MEMBERS = 4
 RECIPE_JOBS = 2
+#: What :func:`make_estimator` is, written into every result file (the merged table says which recipe each
+#: dataset ran).
+RECIPE = "v2: 4 dilated34 members, 2 at a time, learning rate 1e-3, 16 dimensions"
+#: Result files written before ``RECIPE`` was recorded, by the git revisions that ran them: v1 had offset10
+#: members (otherwise as v2); every later file without the field ran v2.
+RECIPE_OF_OLD_REVISIONS = {
+    "848adac": "v1: 4 offset10 members, 2 at a time, learning rate 1e-3, 16 dimensions",
+    "18fe558": "v1: 4 offset10 members, 2 at a time, learning rate 1e-3, 16 dimensions",
+}
 
 
 def make_estimator(seconds: float, random_state: int | None) -> ne.Ensemble:
@@ -246,7 +255,16 @@ def header(args: argparse.Namespace, loads: tuple) -> dict[str, Any]:
             "cebra": quality.cebra_version(),
         },
         "command": " ".join(["python", "benchmarks/quality_budget.py", *sys.argv[1:]]),
+        "recipe": RECIPE,
     }
+
+
+def recipe_of(h: dict[str, Any]) -> str:
+    """The recipe a result file ran (files from before the field: by their git revision)."""
+    if "recipe" in h:
+        return str(h["recipe"])
+    revision = h["versions"]["neuroembed"].split("git ")[-1][:7]
+    return RECIPE_OF_OLD_REVISIONS.get(revision, RECIPE)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -287,7 +305,8 @@ def merge() -> None:
         "Error: median over seeds (mean [95 % t-interval]) of the kNN error on the held-out block; lower is better. "
         "Consistency: R^2 between two seeds' embeddings of the whole recording (mean [min, max] over pairs). "
         "Seconds: one whole `fit`, set-up included. The recipe is `make_estimator(seconds, random_state)` in "
-        "`quality_budget.py`, the same for every dataset, given CEBRA's seconds of the same seed.",
+        "`quality_budget.py`, the same for every dataset, given CEBRA's seconds of the same seed; a row marked "
+        "with an older recipe version was not re-run after the recipe changed (each run's recipe is listed below).",
         "",
         "| dataset | seeds | CEBRA error | recipe error | change of median | CEBRA consistency | recipe "
         "consistency | CEBRA s | recipe s | raw counts |",
@@ -312,10 +331,13 @@ def merge() -> None:
         unit = r["unit"]
         c, rec, eq = r["runs"]["CEBRA"], r["runs"].get("recipe"), r["runs"].get("equal")
         seeds = len(c["error"])
+        h = r["header"]
+        recipe = recipe_of(h)
         if rec:
             change = (np.median(rec["error"]) / np.median(c["error"]) - 1.0) * 100
+            stale = "" if recipe == RECIPE else f" (**recipe {recipe.split(':')[0]}**)"
             budget.append(
-                f"| {r['description']} | {seeds} | {fmt_error(c['error'])} {unit} | {fmt_error(rec['error'])} "
+                f"| {r['description']}{stale} | {seeds} | {fmt_error(c['error'])} {unit} | {fmt_error(rec['error'])} "
                 f"{unit} | {change:+.1f} % | {fmt_range(c['consistency'])} | {fmt_range(rec['consistency'])} | "
                 f"{np.mean(c['seconds']):.0f} | {np.mean(rec['seconds']):.0f} | {r['runs']['raw_error']:.4f} |"
             )
@@ -329,9 +351,8 @@ def merge() -> None:
                 f"{fmt_range(eq['consistency'])} | {fmt_range(c['consistency'])} | {np.mean(eq['seconds']):.0f} | "
                 f"{np.mean(c['seconds']):.0f} |"
             )
-        h = r["header"]
         notes.append(
-            f"- `{name}`: {h['date']}, load {h['load_before'][0]:.2f} -> {h['load_after'][0]:.2f}, torch threads "
+            f"- `{name}`: recipe {recipe}; {h['date']}, load {h['load_before'][0]:.2f} -> {h['load_after'][0]:.2f}, torch threads "
             f"{h['torch_threads']}, neuroembed {h['versions']['neuroembed']}, CEBRA {h['versions']['cebra']}; "
             f"`{h['command']}`"
         )

@@ -4,13 +4,15 @@ Two settings, each over seeds, in one process:
 
 1. **Another animal.** A model is fitted on rat buddy (CEBRA's hippocampus recording, 48 neurons, position and
    direction, its whole recording, :data:`PRETRAIN` iterations). It is then adapted to the achilles excerpt (2000
-   bins, 120 neurons; its training block of :mod:`_tasks`, the first 80 %) for :data:`ITERATIONS` steps: a new input
-   layer trained with the trunk frozen (``adapt``), and, as a second variant, half the steps frozen and half
-   fine-tuning the trunk too (``adapt+finetune``). Against it, a model of the same settings and seed trained on the
-   same achilles block from random weights for the same :data:`ITERATIONS` steps (``scratch``).
+   bins, 120 neurons; its training block of :mod:`_tasks`, the first 80 %) for each of :data:`ITERATIONS` steps: a
+   new input layer trained with the trunk frozen (``adapt``), and, as a second variant, half the steps frozen and
+   half fine-tuning the trunk too (``adapt+finetune``). Against it, a model of the same settings and seed trained on
+   the same achilles block from random weights for the same steps (``scratch``). Every count is its own run from
+   the same pretrained model (not one run read at several points).
 2. **A new session in a shared space.** A two-session model is fitted on two synthetic linear-track recordings of
    different neurons (``neuroembed.datasets.linear_track``, 80 and 120 neurons); a third recording (100 other neurons)
-   is added with ``adapt``, against a one-session model of it from scratch. The two earlier sessions' embeddings are
+   is added with ``adapt`` (trunk frozen), against a one-session model of it from scratch, for each of
+   :data:`ITERATIONS` steps. The two earlier sessions' embeddings are
    checked to be unchanged by the frozen-trunk adapt (bitwise).
 
 Each model embeds its recording with ``transform`` and is scored on the held-out last 20 % by the kNN decoder of
@@ -18,7 +20,7 @@ Each model embeds its recording with ``transform`` and is scored on the held-out
 ``adapt`` or ``fit`` call alone (the pretraining is not counted: it is the model a lab already has).
 
     python benchmarks/transfer.py                 # 5 seeds; writes results/transfer.md and results/transfer.json
-    python benchmarks/transfer.py --quick         # smoke test: 2 seeds, few iterations, writes nothing
+    python benchmarks/transfer.py --quick         # smoke test: 2 seeds, 10 and 20 steps, writes nothing
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: learning rate 3e-4, ``time_delta``).
 SETTINGS = {k: v for k, v in quality.SETTINGS.items()}
 PRETRAIN = 2000
-ITERATIONS = 500  # CEBRA's default for fit(..., adapt=True)
+#: Steps of adapt and of training from scratch; 500 is CEBRA's default for fit(..., adapt=True). Fixed before the
+#: first full run (a first look at 500 steps alone, on 2 seeds, found adapt and scratch within each other's spread).
+ITERATIONS = (100, 250, 500, 1000)
 
 
 def _estimator(seed: int, iterations: int) -> ne.Estimator:
@@ -68,27 +72,32 @@ def _score(task: _tasks.Task, embed: Any) -> float:
 
 
 def another_animal(
-    rat: _tasks.Task, achilles: _tasks.Task, seed: int, iterations: int, pretrain: int
+    rat: _tasks.Task, achilles: _tasks.Task, seed: int, counts: list[int], pretrain: int
 ) -> dict[str, Any]:
-    """buddy -> achilles: adapt, adapt+finetune and scratch for ``iterations`` steps."""
+    """buddy -> achilles: adapt, adapt+finetune and scratch for each number of steps in ``counts``."""
     buddy = np.concatenate([rat.neural_train, rat.neural_test])
     buddy_y = np.concatenate([rat.behaviour_train, rat.behaviour_test])
     source = _estimator(seed, pretrain).fit(buddy, buddy_y)
     out: dict[str, Any] = {}
     x, y = achilles.neural_train, achilles.behaviour_train
-    for name in ("adapt", "adapt+finetune"):
-        est = _copy(source)
-        frozen = iterations if name == "adapt" else iterations // 2
-        seconds = _timed(
-            lambda e=est, f=frozen: e.adapt(x, y, iterations=f, finetune_iterations=iterations - f)
-        )
-        out[name] = {
-            "error": _score(achilles, lambda z, e=est: e.transform(z, session=-1)),
-            "seconds": seconds,
-        }
-    scratch = _estimator(seed, iterations)
-    seconds = _timed(lambda: scratch.fit(x, y))
-    out["scratch"] = {"error": _score(achilles, scratch.transform), "seconds": seconds}
+    for iterations in counts:
+        run: dict[str, Any] = {}
+        for name in ("adapt", "adapt+finetune"):
+            est = _copy(source)
+            frozen = iterations if name == "adapt" else iterations // 2
+            seconds = _timed(
+                lambda e=est, f=frozen, n=iterations: e.adapt(
+                    x, y, iterations=f, finetune_iterations=n - f
+                )
+            )
+            run[name] = {
+                "error": _score(achilles, lambda z, e=est: e.transform(z, session=-1)),
+                "seconds": seconds,
+            }
+        scratch = _estimator(seed, iterations)
+        seconds = _timed(lambda s=scratch: s.fit(x, y))
+        run["scratch"] = {"error": _score(achilles, scratch.transform), "seconds": seconds}
+        out[str(iterations)] = run
     return out
 
 
@@ -104,7 +113,7 @@ def _track(n_neurons: int, seed: int, n_samples: int) -> tuple[np.ndarray, np.nd
     return rec.neural, rec.behaviour[:, :1].astype(np.float32)  # position
 
 
-def new_session(seed: int, iterations: int, pretrain: int, quick: bool) -> dict[str, Any]:
+def new_session(seed: int, counts: list[int], pretrain: int, quick: bool) -> dict[str, Any]:
     """Two synthetic sessions, then a third one added by adapt, against the third alone from scratch."""
     n = 3000 if quick else 8000
     x1, y1 = _track(80, 100 + seed, n)
@@ -123,25 +132,31 @@ def new_session(seed: int, iterations: int, pretrain: int, quick: bool) -> dict[
         unit="m",
         description="synthetic linear track, third session",
     )
-    shared = _estimator(seed, pretrain).fit([x1, x2], [y1, y2])
-    before = [shared.transform(x1, session=0), shared.transform(x2, session=1)]
-    seconds = _timed(
-        lambda: shared.adapt(task.neural_train, task.behaviour_train, iterations=iterations)
-    )
-    unchanged = bool(
-        np.array_equal(shared.transform(x1, session=0), before[0])
-        and np.array_equal(shared.transform(x2, session=1), before[1])
-    )
-    out: dict[str, Any] = {
-        "adapt": {
-            "error": _score(task, lambda z: shared.transform(z, session=2)),
-            "seconds": seconds,
-            "old_sessions_unchanged": unchanged,
+    source = _estimator(seed, pretrain).fit([x1, x2], [y1, y2])
+    before = [source.transform(x1, session=0), source.transform(x2, session=1)]
+    out: dict[str, Any] = {}
+    for iterations in counts:
+        shared = _copy(source)
+        seconds = _timed(
+            lambda s=shared, n=iterations: s.adapt(
+                task.neural_train, task.behaviour_train, iterations=n
+            )
+        )
+        unchanged = bool(
+            np.array_equal(shared.transform(x1, session=0), before[0])
+            and np.array_equal(shared.transform(x2, session=1), before[1])
+        )
+        run: dict[str, Any] = {
+            "adapt": {
+                "error": _score(task, lambda z, s=shared: s.transform(z, session=2)),
+                "seconds": seconds,
+                "old_sessions_unchanged": unchanged,
+            }
         }
-    }
-    scratch = _estimator(seed, iterations)
-    seconds = _timed(lambda: scratch.fit(task.neural_train, task.behaviour_train))
-    out["scratch"] = {"error": _score(task, scratch.transform), "seconds": seconds}
+        scratch = _estimator(seed, iterations)
+        seconds = _timed(lambda s=scratch: s.fit(task.neural_train, task.behaviour_train))
+        run["scratch"] = {"error": _score(task, scratch.transform), "seconds": seconds}
+        out[str(iterations)] = run
     return out
 
 
@@ -158,37 +173,45 @@ def _summary(values: list[float]) -> str:
 
 
 def write_markdown(result: dict[str, Any]) -> str:
+    counts = [str(n) for n in result["iterations"]]
     lines = [
         "# Transfer to new neurons: adapt against training from scratch",
         "",
         f"Produced by `{result['header']['command']}` on {result['header']['date']} ({result['header']['machine']}, "
         f"torch threads {result['header']['torch_threads']}; neuroembed {result['header']['neuroembed']}). "
-        f"Settings of every model: {SETTINGS}; pretraining {result['pretrain']} iterations, then "
-        f"{result['iterations']} iterations for each of adapt, adapt+finetune (half frozen, half with the trunk "
-        "trained) and scratch. Error: median absolute position error of the kNN decoder on the held-out last "
-        "20 %, mean [95 % t-interval] over seeds, then each seed; seconds: the adapt or fit call alone.",
+        f"Settings of every model: {SETTINGS}; pretraining {result['pretrain']} iterations, then, for each number "
+        "of steps, adapt (trunk frozen), adapt+finetune (half the steps frozen, half with the trunk trained) and "
+        "scratch (random weights, the same settings and seed), each its own run. Error: median absolute position "
+        "error of the kNN decoder on the held-out last 20 % (m), mean [95 % t-interval] over seeds, then each "
+        "seed; *better*: seeds on which the variant's error is below scratch's; seconds: mean of the adapt or fit "
+        "call alone.",
         "",
-        "| setting | system | seeds | error (m) | per seed | seconds | per seed |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | steps | system | seeds | error (m) | per seed | better than scratch | seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for setting, runs in result["settings"].items():
-        systems = list(runs[0])
-        for system in systems:
-            errs = [r[system]["error"] for r in runs]
-            secs = [r[system]["seconds"] for r in runs]
-            lines.append(
-                f"| {setting} | {system} | {len(runs)} | {_summary(errs)} | "
-                f"{', '.join(f'{e:.4f}' for e in errs)} | {np.mean(secs):.1f} | "
-                f"{', '.join(f'{s:.1f}' for s in secs)} |"
-            )
+        for n in counts:
+            per_count = [r[n] for r in runs]
+            scratch = [r["scratch"]["error"] for r in per_count]
+            for system in per_count[0]:
+                errs = [r[system]["error"] for r in per_count]
+                secs = [r[system]["seconds"] for r in per_count]
+                better = (
+                    ""
+                    if system == "scratch"
+                    else f"{sum(e < s for e, s in zip(errs, scratch))} of {len(errs)}"
+                )
+                lines.append(
+                    f"| {setting} | {n} | {system} | {len(errs)} | {_summary(errs)} | "
+                    f"{', '.join(f'{e:.4f}' for e in errs)} | {better} | {np.mean(secs):.1f} |"
+                )
     lines.append("")
     track = result["settings"].get("new session (synthetic)", [])
     if track:
-        same = all(r["adapt"]["old_sessions_unchanged"] for r in track)
+        flags = [r[n]["adapt"]["old_sessions_unchanged"] for r in track for n in counts]
         lines.append(
-            f"The two earlier sessions' embeddings after the frozen-trunk adapt were bitwise unchanged in "
-            f"{sum(r['adapt']['old_sessions_unchanged'] for r in track)} of {len(track)} seeds"
-            + (" (all)." if same else ".")
+            "The two earlier sessions' embeddings after the frozen-trunk adapt were bitwise unchanged in "
+            f"{sum(flags)} of {len(flags)} runs."
         )
     return "\n".join(lines) + "\n"
 
@@ -196,13 +219,13 @@ def write_markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--iterations", type=int, default=None)
+    p.add_argument("--iterations", type=int, nargs="+", default=None, help=f"default {ITERATIONS}")
     p.add_argument(
         "--quick", action="store_true", help="smoke test: 2 seeds, few iterations, writes nothing"
     )
     args = p.parse_args(argv)
     torch.set_flush_denormal(True)
-    iterations = args.iterations or (20 if args.quick else ITERATIONS)
+    iterations = list(args.iterations or ((10, 20) if args.quick else ITERATIONS))
     pretrain = 30 if args.quick else PRETRAIN
     seeds = args.seeds[:2] if args.quick else args.seeds
     animal, track = "another animal (buddy -> achilles)", "new session (synthetic)"
@@ -221,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
             settings[animal].append(another_animal(*real, seed, iterations, pretrain))
         settings[track].append(new_session(seed, iterations, pretrain, args.quick))
         print(
-            f"seed {seed}: {json.dumps({k: v[-1] for k, v in settings.items()})}",
+            f"seed {seed}: {json.dumps({k: v[-1] for k, v in settings.items() if v})}",
             file=sys.stderr,
             flush=True,
         )
