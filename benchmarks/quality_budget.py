@@ -356,8 +356,15 @@ def merge() -> None:
             f"{h['torch_threads']}, neuroembed {h['versions']['neuroembed']}, CEBRA {h['versions']['cebra']}; "
             f"`{h['command']}`"
         )
-    machine = results[order[0]]["header"]["machine"]
-    tail = ["", f"Machine: {machine}. Runs:", "", *notes, ""]
+    machines = sorted({results[name]["header"]["machine"] for name in order})
+    where = (
+        f"Machine: {machines[0]}."
+        if len(machines) == 1
+        else "Machines: the runs below report different platforms ("
+        + "; ".join(f"{name}: {results[name]['header']['machine']}" for name in order)
+        + "), so seconds compare only within a run (each row's two systems ran side by side)."
+    )
+    tail = ["", f"{where} Runs:", "", *notes, ""]
     (RESULTS / "quality_budget.md").write_text("\n".join(budget + tail))
     (RESULTS / "quality.md").write_text("\n".join(equal + tail))
     print("\n".join(budget + [""] + equal + tail))
