@@ -224,6 +224,24 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     return value
 
 
+def check_session(session: Any, n_sessions: int) -> int:
+    """The index of ``session`` among a fitted model's ``n_sessions`` input layers: required (``0..n_sessions - 1``,
+    negative numbers counting from the last) when there are several, ``None`` meaning the only one."""
+    if session is None:
+        if n_sessions > 1:
+            raise ValueError(
+                f"this model was fitted on {n_sessions} sessions; pass session=0..{n_sessions - 1}."
+            )
+        return 0
+    if isinstance(session, bool) or not isinstance(session, (int, np.integer)):
+        raise TypeError(f"session must be an int; got {session!r}.")
+    if not -n_sessions <= session < n_sessions:
+        raise ValueError(
+            f"session={session} is out of range; this model has sessions 0..{n_sessions - 1}."
+        )
+    return int(session) % n_sessions
+
+
 def check_model(value: Any, names: Sequence[str]) -> Any:
     """A built-in encoder's name, or a ``torch.nn.Module`` subclass (a user's own encoder); else ``ValueError`` or
     ``TypeError`` naming both kinds."""

@@ -436,18 +436,7 @@ class Estimator(TransformerMixin, BaseEstimator):
     # transform / score
     # ------------------------------------------------------------------------------------------------------------
     def _session_index(self, session: int | None) -> int:
-        n = self.n_sessions_
-        if session is None:
-            if n > 1:
-                raise ValueError(f"this model was fitted on {n} sessions; pass session=0..{n - 1}.")
-            return 0
-        if isinstance(session, bool) or not isinstance(session, (int, np.integer)):
-            raise TypeError(f"session must be an int; got {session!r}.")
-        if not -n <= session < n:
-            raise ValueError(
-                f"session={session} is out of range; this model has sessions 0..{n - 1}."
-            )
-        return int(session) % n
+        return V.check_session(session, self.n_sessions_)
 
     def transform(
         self, X: Any, session: int | None = None, *, chunk_size: int = 16384

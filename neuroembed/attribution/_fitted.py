@@ -85,19 +85,7 @@ class FittedEncoder:
 def session_index(session: Any, n_sessions: int) -> int:
     """The session to attribute: required (``0..n_sessions - 1``, negative counting from the last) when the model
     has several; ``None`` for a one-session model."""
-    if session is None:
-        if n_sessions > 1:
-            raise ValueError(
-                f"this model was fitted on {n_sessions} sessions; pass session=0..{n_sessions - 1}."
-            )
-        return 0
-    if isinstance(session, bool) or not isinstance(session, (int, np.integer)):
-        raise TypeError(f"session must be an int; got {session!r}.")
-    if not -n_sessions <= session < n_sessions:
-        raise ValueError(
-            f"session={session} is out of range; this model has sessions 0..{n_sessions - 1}."
-        )
-    return int(session) % n_sessions
+    return V.check_session(session, n_sessions)
 
 
 def window_batches(
