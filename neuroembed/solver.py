@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from neuroembed.models.conv import conv_channels_last
+from neuroembed.models.conv import conv_channels_last, padded_rows
 from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
 from neuroembed.models.time_major import (
     conv_time_major,
@@ -524,22 +524,14 @@ def embed(
     n = int(data.shape[0])
     if n == 0:
         raise ValueError("cannot embed an empty recording (0 samples).")
-    left = receptive_field // 2
-    right = receptive_field - left
     out: np.ndarray | None = None
     n_chunks = math.ceil(n / chunk_size)
     for c in tqdm(
         range(n_chunks), desc="transform", disable=not verbose or n_chunks < 2, leave=False
     ):
         a, b = c * chunk_size, min(n, (c + 1) * chunk_size)
-        lo, hi = max(0, a - left), min(n, b + right - 1)
-        block = np.asarray(data[lo:hi], dtype=np.float32)
-        pad_before, pad_after = left - (a - lo), (b + right - 1) - hi
-        if pad_before or pad_after:
-            block = np.concatenate(
-                [np.repeat(block[:1], pad_before, 0), block, np.repeat(block[-1:], pad_after, 0)]
-            )
-        x = torch.from_numpy(np.ascontiguousarray(block)).unsqueeze(0).to(device, non_blocking=True)
+        block = padded_rows(data, a, b, receptive_field)
+        x = torch.from_numpy(block).unsqueeze(0).to(device, non_blocking=True)
         h = x if stem is None else conv_channels_last(x, stem)
         z = trunk.forward_channels_last(h)[0].float().cpu().numpy()
         if out is None:

@@ -11,12 +11,11 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError
 
 from neuroembed import _validation as V
-from neuroembed.models import window_offsets
+from neuroembed.models.conv import padded_rows
 
 __all__ = ["FittedEncoder", "session_index", "window_batches", "eval_mode", "flush_denormal"]
 
@@ -104,17 +103,10 @@ def window_batches(
     HDF5 dataset) and moved to the device.
     """
     n = int(data.shape[0])
-    left, right = window_offsets(receptive_field)
     for a in range(0, n, batch_size):
         b = min(n, a + batch_size)
-        lo, hi = max(0, a - left), min(n, b + right - 1)
-        block = np.asarray(data[lo:hi], dtype=np.float32)
-        pad_before, pad_after = left - (a - lo), (b + right - 1) - hi
-        if pad_before or pad_after:
-            block = np.concatenate(
-                [np.repeat(block[:1], pad_before, 0), block, np.repeat(block[-1:], pad_after, 0)]
-            )
-        rows = torch.from_numpy(np.ascontiguousarray(block)).to(device=device, dtype=dtype)
+        block = padded_rows(data, a, b, receptive_field)
+        rows = torch.from_numpy(block).to(device=device, dtype=dtype)
         # (b - a + R - 1, C) -> (b - a, C, R): window j is rows j .. j + R - 1 of the block
         yield a, b, rows.unfold(0, receptive_field, 1).contiguous()
 

@@ -16,6 +16,9 @@ samples with four blocks where ``offset36`` needs sixteen, at a quarter of the m
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +38,7 @@ __all__ = [
     "MultiSessionEncoder",
     "ModuleEncoder",
     "window_offsets",
+    "padded_rows",
 ]
 
 
@@ -51,6 +55,25 @@ def window_offsets(receptive_field: int) -> tuple[int, int]:
     """
     left = receptive_field // 2
     return left, receptive_field - left
+
+
+def padded_rows(data: Any, start: int, stop: int, receptive_field: int) -> np.ndarray:
+    """The rows every window of samples ``start .. stop - 1`` reads, as float32, the recording edge-padded.
+
+    Sample ``t``'s window is rows ``t - left .. t + right - 1`` (:func:`window_offsets`); rows before the first and
+    after the last repeat the first and last. Only rows ``start - left .. stop + right - 1`` are read (one contiguous
+    slice, so ``data`` may be an HDF5 dataset). Returns ``stop - start + receptive_field - 1`` rows.
+    """
+    n = int(data.shape[0])
+    left, right = window_offsets(receptive_field)
+    lo, hi = max(0, start - left), min(n, stop + right - 1)
+    block = np.asarray(data[lo:hi], dtype=np.float32)
+    pad_before, pad_after = left - (start - lo), (stop + right - 1) - hi
+    if pad_before or pad_after:
+        block = np.concatenate(
+            [np.repeat(block[:1], pad_before, 0), block, np.repeat(block[-1:], pad_after, 0)]
+        )
+    return np.ascontiguousarray(block)
 
 
 def conv_weight_matrix(conv: nn.Conv1d) -> torch.Tensor:
