@@ -45,6 +45,7 @@ FITTED_ATTRIBUTES = (
     "multisession_",
     "receptive_field_",
     "num_negatives_",
+    "batch_size_",
     "temperature_",
     "behaviour_dimension_",
     "fit_seconds_",
@@ -240,6 +241,7 @@ def load_estimator(
         "validation_iterations_": None,
         "best_validation_score_": None,
         "best_iteration_": None,
+        "batch_size_": est.batch_size,
         **fitted,
     }
     for key, value in fitted.items():

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuroembed import _pynapple as PN
 from neuroembed import _validation as V
 from neuroembed._early_stopping import EarlyStopping, HeldOutLoss, n_held_out
 from neuroembed._optim import make_adam
 from neuroembed.losses import InfoNCE, SupCon
+from neuroembed.losses.jacobian import ramp_weight
 from neuroembed.models import (
     MODELS,
     ConvEncoder,
@@ -32,6 +34,7 @@ from neuroembed.models import (
     make_encoder,
     window_offsets,
 )
+from neuroembed.models.conv import host_tensor
 from neuroembed.sampling import BEHAVIOUR_CONDITIONALS, ContrastiveSampler, SessionData
 from neuroembed.solver import (
     ContrastiveSolver,
@@ -132,9 +135,105 @@ def measured_receptive_field(
     return max(length - n_out + 1, span), length, n_out
 
 
+def clipped_batch_size(
+    batch_size: int, n_centres: list[int], multi: bool, *, stacklevel: int
+) -> int:
+    """``batch_size``, or the fewest window centres of a session where that is smaller, with a ``UserWarning``
+    (scikit-learn's ``MLPRegressor`` clips its batches to the samples the same way). References are drawn with
+    replacement, so a larger batch would work; it would only repeat samples within every batch."""
+    fewest = min(n_centres)
+    if batch_size <= fewest:
+        return int(batch_size)
+    import warnings
+
+    where = f"the shortest of the {len(n_centres)} sessions" if multi else "the recording"
+    warnings.warn(
+        f"batch_size={batch_size} is larger than the {fewest} window centres of {where} (samples minus the "
+        f"receptive field plus one); the batch is clipped to {fewest}. Pass batch_size <= {fewest} to silence "
+        "this warning.",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return int(fewest)
+
+
 def uses_offset(conditional: str, hybrid: bool) -> bool:
     """Whether positives depend on ``time_offset`` (time positives, or behaviour changes over it)."""
     return conditional in ("time", "time_delta", "mixed") or hybrid
+
+
+def unwrap(
+    est: Any, X: Any, y: Any, epochs: Any = None
+) -> tuple[Any, Any, list[Layout | None] | None, list[PN.Timed | None]]:
+    """pynapple inputs as arrays (neural rows with their times; behaviour aligned to them) and ``epochs`` as the
+    rows that may be drawn. Returns ``X`` and ``y`` with every pynapple object replaced, the per-session
+    :class:`Layout` (``None`` where nothing restricts the draws) and each session's :class:`~neuroembed._pynapple.Timed`
+    (``None`` for arrays). Anything else passes through to the checks of :mod:`neuroembed._validation`."""
+    multi = (
+        isinstance(X, list)
+        and len(X) > 0
+        and all(
+            PN.kind(x) in ("TsdFrame", "Tsd", "TsGroup") or getattr(x, "ndim", None) == 2 for x in X
+        )
+    )
+    xs = list(X) if multi else [X]
+    if not any(PN.is_pynapple(x) for x in xs) and epochs is None:
+        if any(PN.is_pynapple(b) for b in (y if multi and isinstance(y, list) else [y])):
+            raise TypeError(
+                "behaviour is a pynapple object but the neural data has no times to align it to; pass the neural "
+                "data as a pynapple TsdFrame too, or both as arrays aligned row by row."
+            )
+        return X, y, None, [None] * len(xs)
+    ys = list(y) if multi and isinstance(y, list) else ([y] if not multi else [None] * len(xs))
+    if multi and isinstance(y, list) and len(y) != len(xs):
+        return X, y, None, [None] * len(xs)  # check_sessions names the mismatch
+    eps = list(epochs) if multi and isinstance(epochs, list) else [epochs] * len(xs)
+    if len(eps) != len(xs):
+        raise ValueError(
+            f"epochs is a list of {len(eps)}, but there are {len(xs)} sessions; pass one per session or one for all."
+        )
+    out_x, out_y, layouts, timed = [], [], [], []
+    for i, (x, b, ep) in enumerate(zip(xs, ys, eps)):
+        name = f"neural[{i}]" if multi else "neural"
+        rows = segment = None
+        rec = None
+        if PN.is_pynapple(x):
+            rec = PN.neural(x, getattr(est, "bin_size", None), name)
+            b = PN.align(b, rec, getattr(est, "behaviour_nan", "raise"))
+            x = rec.values
+            segment = rec.segment if rec.n_segments > 1 else None
+            if ep is not None:
+                rows = (
+                    PN.in_epochs(rec.t, ep)
+                    if PN.kind(ep) == "IntervalSet"
+                    else _row_mask(ep, len(x), i)
+                )
+        elif ep is not None:
+            if PN.kind(ep) == "IntervalSet":
+                raise TypeError(
+                    f"epochs is a pynapple IntervalSet, but {name} has no times; pass the neural data as a "
+                    "pynapple TsdFrame, or epochs as a boolean array with one entry per sample."
+                )
+            rows = _row_mask(ep, getattr(x, "shape", (len(x),))[0], i)
+        out_x.append(x)
+        out_y.append(b)
+        timed.append(rec)
+        layouts.append(None if rows is None and segment is None else Layout(rows, segment))
+    if multi:
+        return out_x, (None if y is None else out_y), layouts, timed
+    return out_x[0], out_y[0], layouts, timed
+
+
+def _row_mask(mask: Any, n: int, session: int) -> np.ndarray:
+    arr = np.asarray(mask)
+    if arr.dtype != bool or arr.shape != (n,):
+        raise TypeError(
+            f"epochs must be a pynapple IntervalSet or a boolean array of shape ({n},) (one entry per sample of "
+            f"session {session}); got {V.describe(mask)}."
+        )
+    if not arr.any():
+        raise ValueError(f"epochs leaves no sample of session {session} to fit on.")
+    return arr
 
 
 def check_data(
@@ -148,6 +247,7 @@ def check_data(
         needs_continuous=conditional in BEHAVIOUR_CONDITIONALS,
         needs_labels=conditional in ("discrete", "mixed") or est.criterion == "supcon",
         conditional=conditional,
+        behaviour_nan=getattr(est, "behaviour_nan", "raise"),
     )
 
 
@@ -171,6 +271,8 @@ class Training:
     early_stopping: EarlyStopping | None = None
     held_out_loss: HeldOutLoss | None = None
     losses: list[torch.Tensor] = field(default_factory=list)
+    batch_size: int = 0
+    timed: list[PN.Timed | None] = field(default_factory=list)
 
     def loss_history(self) -> np.ndarray:
         """The losses of the iterations run so far (by :func:`run`)."""
@@ -181,7 +283,7 @@ class Training:
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """Move an array to the device once; through pinned memory (an asynchronous copy) on CUDA."""
-    tensor = torch.from_numpy(array)
+    tensor = host_tensor(array)
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
@@ -271,17 +373,60 @@ def seeded_encoder(
         return build_stems_and_trunk(est, n_features)
 
 
+@dataclass
+class Layout:
+    """Which rows of a session may be drawn, beyond its behaviour: ``rows`` (``fit(..., epochs=...)``; ``None``:
+    all) and the contiguous ``segment`` of each row (a pynapple recording restricted to several epochs; ``None``:
+    one segment)."""
+
+    rows: np.ndarray | None = None
+    segment: np.ndarray | None = None
+
+    def head(self, n: int) -> Layout:
+        return Layout(*(None if a is None else a[:n] for a in (self.rows, self.segment)))
+
+    def tail(self, n: int) -> Layout:
+        return Layout(*(None if a is None else a[n:] for a in (self.rows, self.segment)))
+
+
+def drawable_rows(
+    n: int, cont: np.ndarray | None, layout: Layout | None, left: int, right: int
+) -> np.ndarray | None:
+    """The rows of a session of ``n`` samples the sampler may draw (``None``: every window centre): behaviour
+    known (a NaN row is missing), inside the epochs, and a window that stays in one segment."""
+    ok = np.ones(n, dtype=bool)
+    if cont is not None:
+        ok &= ~np.isnan(cont).any(axis=1)
+    if layout is not None and layout.rows is not None:
+        ok &= layout.rows
+    if layout is not None and layout.segment is not None:
+        segment = layout.segment
+        centres = np.arange(left, n - right + 1)
+        inside = np.zeros(n, dtype=bool)
+        inside[centres] = segment[centres - left] == segment[centres + right - 1]
+        ok &= inside
+    return None if ok.all() else ok
+
+
 def session_data(
     arrays: list[np.ndarray],
     behaviours: list[V.Behaviour],
     receptive_field: int,
     device: torch.device,
+    layouts: list[Layout] | None = None,
 ) -> tuple[list[SessionData], list[torch.Tensor]]:
-    """The sampler's view of each session and its recording, on the device."""
+    """The sampler's view of each session and its recording, on the device. Rows that must not be drawn (NaN
+    behaviour under ``behaviour_nan="drop"``, outside the epochs, windows across a gap) are marked not ``valid``;
+    NaN behaviour is replaced by zeros, so nothing downstream meets a NaN."""
     left, right = window_offsets(receptive_field)
     sessions, data = [], []
-    for a, (cont, disc) in zip(arrays, behaviours):
+    layouts = layouts if layouts is not None else [None] * len(arrays)
+    for a, (cont, disc), layout in zip(arrays, behaviours, layouts):
         data.append(to_device(a, device))
+        valid = drawable_rows(a.shape[0], cont, layout, left, right)
+        if cont is not None and valid is not None:
+            cont = np.where(np.isnan(cont).any(axis=1)[:, None], np.float32(0.0), cont)
+        segment = None if layout is None else layout.segment
         sessions.append(
             SessionData(
                 n_samples=a.shape[0],
@@ -289,6 +434,8 @@ def session_data(
                 right=right,
                 behaviour=None if cont is None else to_device(cont, device),
                 labels=None if disc is None else to_device(disc, device),
+                valid=None if valid is None else to_device(valid, device),
+                segment=None if segment is None else to_device(segment, device),
             )
         )
     return sessions, data
@@ -326,9 +473,10 @@ def build_solver(
     )
 
 
-def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
+def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2) -> Training:
     """Validate data and build everything a training run of ``est`` needs, in the order that fixes its seeds:
     the batch generator and the weights come from ``random_state``, then the seed of the held-out batches."""
+    X, y, layouts, timed = unwrap(est, X, y, epochs)
     conditional = V.resolve_conditional(
         est.conditional, X, y, criterion=est.criterion, hybrid=est.hybrid
     )
@@ -338,13 +486,9 @@ def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
     rng, generator = make_generators(est.random_state, device)
     left, _ = window_offsets(receptive_field)
     offset = uses_offset(conditional, est.hybrid)
-    # by default as many negatives as references: batch_size per session, as CEBRA draws them
-    num_negatives = int(
-        est.num_negatives if est.num_negatives is not None else est.batch_size * len(arrays)
-    )
     # with early stopping, training sees only each session's first part; the held-out blocks are separate arrays
     held_out = None
-    train_arrays, train_behaviours = arrays, behaviours
+    train_arrays, train_behaviours, train_layouts = arrays, behaviours, layouts
     if est.early_stopping:
         train_arrays, train_behaviours, held_out = V.split_validation(
             arrays,
@@ -357,6 +501,25 @@ def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
             uses_offset=offset,
             mixed=conditional == "mixed",
         )
+        if layouts is not None:
+            n_train = [a.shape[0] for a in train_arrays]
+            train_layouts = [
+                None if lay is None else lay.head(n) for lay, n in zip(layouts, n_train)
+            ]
+            held_out = (
+                *held_out,
+                [None if lay is None else lay.tail(n) for lay, n in zip(layouts, n_train)],
+            )
+    batch_size = clipped_batch_size(
+        est.batch_size,
+        [a.shape[0] - receptive_field + 1 for a in train_arrays],
+        multi,
+        stacklevel=stacklevel + 1,
+    )
+    # by default as many negatives as references: batch_size per session, as CEBRA draws them
+    num_negatives = int(
+        est.num_negatives if est.num_negatives is not None else batch_size * len(arrays)
+    )
     for i, (a, (_, disc)) in enumerate(zip(train_arrays, train_behaviours)):
         V.warn_degenerate(
             a.shape[0] - receptive_field + 1,
@@ -377,13 +540,15 @@ def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
                 for a, (_, d) in zip(train_arrays, train_behaviours)
             ]
         )
-    sessions, data = session_data(train_arrays, train_behaviours, receptive_field, device)
+    sessions, data = session_data(
+        train_arrays, train_behaviours, receptive_field, device, train_layouts
+    )
     # the encoders' initial weights come from torch's process-wide generator, seeded from rng
     weight_seed = int(rng.integers(0, 2**63 - 1))
     encoder = seeded_encoder(est, [a.shape[1] for a in arrays], weight_seed, device).to(device)
     criterion = build_criterion(est).to(device)
     solver = build_solver(
-        est, conditional, sessions, data, encoder, criterion, num_negatives, generator
+        est, conditional, sessions, data, encoder, criterion, num_negatives, generator, batch_size
     )
     optimizer = make_adam(
         list(encoder.parameters()) + list(criterion.parameters()), est.learning_rate
@@ -392,7 +557,11 @@ def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
     loss_of_block: HeldOutLoss | None = None
     if held_out is not None:
         # seeded by a draw after every other use of rng: the weights and training batches do not depend on it
-        val_sessions, val_data = session_data(*held_out, receptive_field, device)
+        val_arrays, val_behaviours = held_out[0], held_out[1]
+        val_layouts = held_out[2] if len(held_out) > 2 else None
+        val_sessions, val_data = session_data(
+            val_arrays, val_behaviours, receptive_field, device, val_layouts
+        )
         val_solver = build_solver(
             est,
             conditional,
@@ -402,6 +571,7 @@ def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
             criterion,
             num_negatives,
             torch.Generator(device=device),
+            batch_size,
         )
         held = loss_of_block = HeldOutLoss(val_solver, int(rng.integers(0, 2**63 - 1)))
         monitor = EarlyStopping(
@@ -428,6 +598,8 @@ def prepare(est: Any, X: Any, y: Any, *, stacklevel: int = 2) -> Training:
         names,
         monitor,
         loss_of_block,
+        batch_size=batch_size,
+        timed=timed,
     )
 
 
@@ -457,8 +629,16 @@ def run(
             checkpoint(i + 1)
         return halt
 
+    weight = float(getattr(est, "jacobian_weight", 0.0) or 0.0)
+    ramp = getattr(est, "jacobian_ramp", None)
+
     def step(i: int) -> torch.Tensor:
         loss = t.solver.loss()
+        w = ramp_weight(i, weight, None if ramp is None else tuple(ramp)) if weight else 0.0
+        if w > 0.0:
+            loss = loss + w * t.solver.jacobian_penalty(
+                t.solver.last_batch, estimate=est.jacobian_estimate, generator=t.generator
+            )
         t.losses.append(loss.detach())
         return loss
 
@@ -488,7 +668,13 @@ def run(
 
 
 def adapt(
-    est: Any, X: Any, y: Any, iterations: int, finetune: int, learning_rate: float
+    est: Any,
+    X: Any,
+    y: Any,
+    iterations: int,
+    finetune: int,
+    learning_rate: float,
+    epochs: Any = None,
 ) -> tuple[MultiSessionEncoder, int, np.ndarray, float]:
     """The work of :meth:`Estimator.adapt`: a copy of the fitted encoder with a new input layer for ``X``, trained
     on ``X`` with the trunk frozen for ``iterations`` steps, then with the trunk for ``finetune`` steps. Returns
@@ -498,6 +684,7 @@ def adapt(
             f"adapt gives a new recording its own input layer; model={est.model.__qualname__} has none (it is not "
             "a neuroembed.models.ConvEncoder with a stem and a trunk)."
         )
+    X, y, layouts, _ = unwrap(est, X, y, epochs)
     arrays, behaviours, _, _ = check_data(est, X, y, est.conditional_, est.receptive_field_)
     device = est.device_
     rng, generator = make_generators(est.random_state, device)
@@ -506,12 +693,15 @@ def adapt(
     stem = seeded_encoder(est, [n_new], seed, device).stems[0].to(device)
     encoder = copy.deepcopy(est.encoder_)
     encoder.stems.append(stem)
-    sessions, data = session_data(arrays, behaviours, est.receptive_field_, device)
+    sessions, data = session_data(arrays, behaviours, est.receptive_field_, device, layouts)
     criterion = copy.deepcopy(est.criterion_).requires_grad_(False)
-    negatives = est.num_negatives if est.num_negatives is not None else est.batch_size
+    batch_size = clipped_batch_size(
+        est.batch_size, [arrays[0].shape[0] - est.receptive_field_ + 1], False, stacklevel=4
+    )
+    negatives = est.num_negatives if est.num_negatives is not None else batch_size
     view = SessionView(encoder, [len(encoder.stems) - 1])
     solver = build_solver(
-        est, est.conditional_, sessions, data, view, criterion, negatives, generator
+        est, est.conditional_, sessions, data, view, criterion, negatives, generator, batch_size
     )
     losses, seconds = [], 0.0
     encoder.train()
@@ -554,6 +744,7 @@ def fitted_attributes(
         "multisession_": t.multi,
         "receptive_field_": t.receptive_field,
         "num_negatives_": t.num_negatives,
+        "batch_size_": t.batch_size,
         "temperature_": float(t.criterion.temperature),
         "behaviour_dimension_": None if cont is None else int(cont.shape[1]),
         "fit_seconds_": seconds,
@@ -596,7 +787,14 @@ def embed_session(est: Any, data: Any, session: int, chunk_size: int) -> np.ndar
         )
 
 
-def score(est: Any, a: np.ndarray, behaviour: V.Behaviour, session: int, n_batches: int) -> float:
+def score(
+    est: Any,
+    a: np.ndarray,
+    behaviour: V.Behaviour,
+    session: int,
+    n_batches: int,
+    layout: Layout | None = None,
+) -> float:
     """Minus the mean loss of ``n_batches`` batches of recording ``a``, seeded with 0 (:meth:`Estimator.score`)."""
     R = est.receptive_field_
     n_valid = a.shape[0] - R + 1
@@ -605,19 +803,24 @@ def score(est: Any, a: np.ndarray, behaviour: V.Behaviour, session: int, n_batch
             f"score needs at least two windows of the receptive field ({R} samples) to draw a positive pair; "
             f"got {a.shape[0]} samples. Pass at least {R + 1} samples."
         )
-    solver = scoring_solver(est, a, behaviour, session, n_valid)
+    solver = scoring_solver(est, a, behaviour, session, n_valid, layout)
     with torch.no_grad(), flush_denormal(est.device_):
         losses = [float(solver.loss()) for _ in range(n_batches)]
     return -float(np.mean(losses))
 
 
 def scoring_solver(
-    est: Any, a: np.ndarray, behaviour: V.Behaviour, session: int, n_valid: int
+    est: Any,
+    a: np.ndarray,
+    behaviour: V.Behaviour,
+    session: int,
+    n_valid: int,
+    layout: Layout | None = None,
 ) -> ContrastiveSolver:
     """A solver of ``est``'s fitted session ``session`` on recording ``a``, its batches seeded with 0 (for
     :meth:`Estimator.score`)."""
     device = est.device_
-    sessions, data = session_data([a], [behaviour], est.receptive_field_, device)
+    sessions, data = session_data([a], [behaviour], est.receptive_field_, device, [layout])
     generator = torch.Generator(device=device)
     generator.manual_seed(0)
     return build_solver(

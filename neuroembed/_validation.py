@@ -17,6 +17,7 @@ import torch
 __all__ = [
     "as_numeric_array",
     "check_neural",
+    "BEHAVIOUR_NAN",
     "check_continuous",
     "check_discrete",
     "check_choice",
@@ -59,7 +60,13 @@ def as_numeric_array(x: Any, name: str) -> np.ndarray:
                 "would be read as data. Fill them (x.filled(value)) or drop those samples first."
             )
         x = x.data
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch here
+    if type(x).__module__.startswith("pynapple."):  # Tsd / TsdFrame: their values, row by row
+        if not hasattr(x, "values") or not hasattr(x, "t"):
+            raise TypeError(
+                f"{name} is a pynapple {type(x).__name__}; expected values on a time index (Tsd, TsdFrame)."
+            )
+        x = np.asarray(x.values)
+    elif hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     elif hasattr(x, "to_numpy"):  # pandas DataFrame / Series
         x = x.to_numpy()
@@ -169,10 +176,23 @@ def check_neural(
     return out
 
 
+BEHAVIOUR_NAN = ("raise", "drop")
+
+
 def check_continuous(
-    y: Any, n_samples: int, name: str = "behaviour", reference: str = "the neural data"
+    y: Any,
+    n_samples: int,
+    name: str = "behaviour",
+    reference: str = "the neural data",
+    *,
+    behaviour_nan: str | None = None,
 ) -> np.ndarray:
-    """Validate continuous behaviour: float32 array ``(n_samples, n_dims)`` (1-D input becomes one column)."""
+    """Validate continuous behaviour: float32 array ``(n_samples, n_dims)`` (1-D input becomes one column).
+
+    ``behaviour_nan`` is the estimator's option of that name: ``"drop"`` lets NaN through (infinities never);
+    ``"raise"`` refuses NaN with a message that counts the rows and names the option; ``None`` (readers, not a fit)
+    refuses them without naming it.
+    """
     arr = as_numeric_array(y, name)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -186,6 +206,27 @@ def check_continuous(
         raise ValueError(
             f"{name} has {arr.shape[0]} samples but {reference} has {n_samples}; they must be aligned row by row."
         )
+    if behaviour_nan is not None and arr.dtype.kind == "f":
+        missing = np.isnan(arr).any(axis=1)
+        if np.isinf(arr).any():
+            _check_finite(arr, name)
+        if missing.any() and behaviour_nan != "drop":
+            rows = int(missing.sum())
+            raise ValueError(
+                f"{name} contains {int(np.isnan(arr).sum())} NaN value(s) in {rows} of {arr.shape[0]} rows (first "
+                f"at row {int(np.argmax(missing))}); pass behaviour_nan='drop' to the estimator to leave those rows "
+                "out of the samples drawn in training (their neural activity still feeds the windows of their "
+                "neighbours, and transform still embeds them), or fill or interpolate them first."
+            )
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+        if np.isinf(out).any():
+            raise ValueError(f"{name} has values too large for float32.")
+        if missing.all():
+            raise ValueError(
+                f"{name} is NaN in every one of its {arr.shape[0]} rows; behaviour_nan='drop' needs some rows "
+                "with behaviour."
+            )
+        return out
     _check_finite(arr, name)
     out = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(out).all():
@@ -285,6 +326,20 @@ def check_positive_int(
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}.")
     return int(value)
+
+
+def check_ramp(value: Any, name: str) -> tuple[int, int] | None:
+    """``None``, or two iterations ``(start, stop)`` with ``0 <= start < stop`` (a list, as JSON gives it back,
+    too)."""
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be None or two iterations (start, stop); got {value!r}.")
+    start = check_positive_int(value[0], f"{name}[0]", minimum=0)
+    stop = check_positive_int(value[1], f"{name}[1]", minimum=0)
+    if stop <= start:
+        raise ValueError(f"{name} must have start < stop; got {tuple(value)}.")
+    return start, stop
 
 
 def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
@@ -458,8 +513,11 @@ def check_sessions(
     needs_continuous: bool,
     needs_labels: bool,
     conditional: str,
+    behaviour_nan: str = "raise",
 ) -> tuple[list[np.ndarray], list[Behaviour], bool, np.ndarray | None]:
     """Validate neural data and behaviour for a fit (or a score).
+
+    With ``behaviour_nan="drop"`` continuous behaviour may hold NaN (rows the sampler never draws).
 
     Returns the per-session arrays, their ``(continuous, labels)`` behaviour (each ``None`` where the conditional
     does not use it), whether ``X`` was a list of sessions, and the column names of a single DataFrame (else
@@ -506,6 +564,7 @@ def check_sessions(
             needs_continuous=needs_continuous,
             needs_labels=needs_labels,
             conditional=conditional,
+            behaviour_nan=behaviour_nan,
         )
         for i, (a, b) in enumerate(zip(arrays, ys))
     ]
@@ -526,6 +585,7 @@ def check_behaviour(
     needs_continuous: bool,
     needs_labels: bool,
     conditional: str,
+    behaviour_nan: str = "raise",
 ) -> Behaviour:
     """Return ``(continuous, labels)`` for one session of ``n`` samples, as the conditional needs them."""
     where = "" if session is None else f" of session {session}"
@@ -552,8 +612,8 @@ def check_behaviour(
         )
     cont = disc = None
     if needs_continuous:
-        cont = check_continuous(cont_in, n, name=f"behaviour{where}")
-        if cont.size and float(np.ptp(cont, axis=0).max()) == 0.0:
+        cont = check_continuous(cont_in, n, name=f"behaviour{where}", behaviour_nan=behaviour_nan)
+        if cont.size and float(np.nanmax(np.nanmax(cont, 0) - np.nanmin(cont, 0))) == 0.0:
             raise ValueError(
                 f"behaviour{where} is constant (no variation), so behaviour positives are meaningless; "
                 "use conditional='time' or pass behaviour that varies."

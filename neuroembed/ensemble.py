@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from neuroembed import _pynapple as PN
 from neuroembed import _validation as V
 from neuroembed._files import atomic_path
 from neuroembed._persistence import jsonable_params as _jsonable_params
@@ -101,7 +102,14 @@ def _member_error(err: BaseException, index: int, n: int, seed: int) -> BaseExce
 
 
 def _fit_member(
-    member: Any, X: Any, y: Any, index: int, n: int, seed: int, n_threads: int | None
+    member: Any,
+    X: Any,
+    y: Any,
+    index: int,
+    n: int,
+    seed: int,
+    n_threads: int | None,
+    epochs: Any = None,
 ) -> Any:
     """Fit one member; in a worker process with ``n_threads`` torch threads (the setting is restored after)."""
     previous = torch.get_num_threads()
@@ -109,7 +117,7 @@ def _fit_member(
         torch.set_num_threads(n_threads)
         X, y = _writable(X), _writable(y)
     try:
-        return member.fit(X, y)
+        return member.fit(X, y, **({} if epochs is None else {"epochs": epochs}))
     except Exception as err:
         raise _member_error(err, index, n, seed) from err
     finally:
@@ -271,7 +279,9 @@ class Ensemble(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------------------------
     # fit
     # ------------------------------------------------------------------------------------------------------------
-    def _fit_members(self, members: list[Any], seeds: list[int], X: Any, y: Any) -> list[Any]:
+    def _fit_members(
+        self, members: list[Any], seeds: list[int], X: Any, y: Any, epochs: Any = None
+    ) -> list[Any]:
         n = len(members)
         n_workers = min(n, joblib.effective_n_jobs(self.n_jobs))
         bar = tqdm(total=n, desc="neuroembed ensemble", disable=not self.verbose, leave=False)
@@ -279,7 +289,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
             if n_workers == 1:
                 fitted = []
                 for i, (member, seed) in enumerate(zip(members, seeds)):
-                    fitted.append(_fit_member(member, X, y, i, n, seed, None))
+                    fitted.append(_fit_member(member, X, y, i, n, seed, None, epochs))
                     if getattr(fitted[-1], "interrupted_", False):
                         # Ctrl-C stops a member's training and keeps its iterations; stop the ensemble too
                         raise KeyboardInterrupt(
@@ -297,7 +307,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
             # which threads would share (and race on); each worker gets its share of the cores
             n_threads = max(1, joblib.cpu_count() // n_workers)
             jobs = (
-                joblib.delayed(_fit_member)(member, X, y, i, n, seed, n_threads)
+                joblib.delayed(_fit_member)(member, X, y, i, n, seed, n_threads, epochs)
                 for i, (member, seed) in enumerate(zip(members, seeds))
             )
             fitted = []
@@ -316,7 +326,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
             return np.asarray(member.transform(X))
         return np.concatenate([np.asarray(member.transform(x, session=s)) for s, x in enumerate(X)])
 
-    def fit(self, X: Any, y: Any = None) -> Ensemble:
+    def fit(self, X: Any, y: Any = None, *, epochs: Any = None) -> Ensemble:
         """Fit every member on the data, then align them into the common frame.
 
         Parameters
@@ -324,7 +334,9 @@ class Ensemble(TransformerMixin, BaseEstimator):
         X, y
             As in :meth:`Estimator.fit <neuroembed.estimator.Estimator.fit>`: one recording
             ``(n_samples, n_neurons)`` with optional behaviour, or lists of them (several sessions, one shared
-            space).
+            space); pynapple objects too.
+        epochs : optional
+            As in :meth:`Estimator.fit <neuroembed.estimator.Estimator.fit>`: the samples every member trains on.
 
         Returns
         -------
@@ -332,17 +344,17 @@ class Ensemble(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         start = time.perf_counter()
-        self._fit(X, y)
+        self._fit(X, y, epochs)
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def _fit(self, X: Any, y: Any) -> list[np.ndarray]:
+    def _fit(self, X: Any, y: Any, epochs: Any = None) -> list[np.ndarray]:
         """Fit members and alignments; return the members' training embeddings in the common frame, averaged."""
         template = self._template()
         n = int(self.n_estimators)
         seeds = _member_seeds(self.random_state, n)
         members = [clone(template).set_params(random_state=seed) for seed in seeds]
-        members = self._fit_members(members, seeds, X, y)
+        members = self._fit_members(members, seeds, X, y, epochs)
         multi = _is_session_list(X)
         embeddings = [self._embed_training(m, X, multi) for m in members]
         normalize = all(getattr(m, "distance", None) == "cosine" for m in members)
@@ -378,7 +390,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
         bounds = np.cumsum([0] + [len(x) for x in X])
         return [average[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def fit_transform(self, X: Any, y: Any = None) -> Any:
+    def fit_transform(self, X: Any, y: Any = None, *, epochs: Any = None) -> Any:
         """Fit, and return the ensemble's embedding of the training data (without embedding it again).
 
         Returns
@@ -387,9 +399,15 @@ class Ensemble(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         start = time.perf_counter()
-        out = self._fit(X, y)
+        out = self._fit(X, y, epochs)
         self.fit_seconds_ = time.perf_counter() - start
-        return out if _is_session_list(X) else out[0]
+        if _is_session_list(X):
+            return out
+        if PN.is_pynapple(X):
+            return PN.as_tsdframe(
+                out[0], PN.neural(X, getattr(self.estimators_[0], "bin_size", None))
+            )
+        return out[0]
 
     # ------------------------------------------------------------------------------------------------------------
     # transform / score
@@ -432,7 +450,17 @@ class Ensemble(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         kwargs = self._member_kwargs(session)
         embeddings = [np.asarray(m.transform(X, **kwargs)) for m in self.estimators_]
-        return self._average(embeddings)
+        average = self._average(embeddings)
+        if PN.is_pynapple(X):
+            return PN.as_tsdframe(
+                average, PN.neural(X, getattr(self.estimators_[0], "bin_size", None))
+            )
+        return average
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the averaged embedding's columns, ``dim0`` ... (for ``set_output(transform="pandas")``)."""
+        check_is_fitted(self)
+        return np.asarray([f"dim{i}" for i in range(int(self.n_components_))], dtype=object)
 
     def score(self, X: Any, y: Any = None, session: int | None = None) -> float:
         """Mean of the members' scores (negative InfoNCE on seeded batches; higher is better).

@@ -18,8 +18,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from neuroembed import _persistence as P
+from neuroembed import _pynapple as PN
 from neuroembed import _training as T
 from neuroembed import _validation as V
+from neuroembed.losses.jacobian import JACOBIAN_ESTIMATES
 from neuroembed.models import MODELS
 from neuroembed.sampling import CONDITIONALS
 
@@ -74,8 +76,10 @@ class Estimator(TransformerMixin, BaseEstimator):
     criterion : {"infonce", "supcon"}
         ``"supcon"`` (discrete labels only): every same-label sample in the batch is a positive (Khosla et al. 2020).
     batch_size : int
-        References per step (per session). References, positives and negatives are drawn with replacement (as in
-        CEBRA), so a batch may be larger than a short recording: its samples then repeat within a batch.
+        References per step (per session). A batch larger than the window centres of a recording (its shortest
+        session) is clipped to them with a ``UserWarning``, as scikit-learn's ``MLPRegressor`` clips its batches
+        (``batch_size_`` is the size used). References, positives and negatives are drawn with replacement, as in
+        CEBRA.
     num_negatives : int or None
         Negatives per step, shared by all references and split evenly over the sessions (``None``: as many as
         references, ``batch_size`` times the number of sessions, as in CEBRA).
@@ -111,6 +115,28 @@ class Estimator(TransformerMixin, BaseEstimator):
         too when training ends between two evaluations.
     hybrid : bool
         Train time and behaviour objectives together (the loss is their sum).
+    behaviour_nan : {"raise", "drop"}
+        What a NaN in continuous behaviour means (lost tracking, a low-likelihood pose). ``"raise"``: an error that
+        counts the rows. ``"drop"``: the behaviour of those rows is missing: they are never drawn as references,
+        behaviour positives or negatives, and never enter the nearest-neighbour search of positives or the
+        behaviour changes of ``time_delta``; their neural activity still feeds the windows of neighbouring samples,
+        and ``transform`` embeds them like any other. A row is missing when any of its columns is NaN; infinite
+        values are always an error. Applies to ``fit``, ``partial_fit``, ``adapt`` and ``score``.
+    jacobian_weight : float
+        Weight of the Jacobian penalty ``1/(2B) sum_b ||J_f(x_b)||_F^2`` of the encoder at each step's reference
+        windows (xCEBRA's regulariser: a smoother map from neurons to embedding, and identifiable attribution maps
+        from :func:`neuroembed.attribution.attribution_map`). ``0``: off. A regularised step runs the encoder's
+        plain forward twice differentiated, so it costs several times a plain step (the attribution guide has the
+        measured cost). ``loss_history_`` then includes the weighted penalty.
+    jacobian_ramp : (int, int) or None
+        ``(start, stop)``: the penalty's weight is 0 before iteration ``start``, rises linearly to
+        ``jacobian_weight`` at ``stop``, and stays there. ``None``: ``jacobian_weight`` from the first step.
+    jacobian_estimate : {"projection", "exact"}
+        One random projection per window (an unbiased estimate, one extra backward pass) or the exact norm (one
+        backward pass per output dimension).
+    bin_size : float or None
+        Bin width in seconds for neural data given as a pynapple ``TsGroup`` of spike times (counted with
+        ``TsGroup.count(bin_size)`` in ``fit``, ``transform`` and ``score``); unused for other inputs.
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
     random_state : int, numpy Generator or None
@@ -146,6 +172,8 @@ class Estimator(TransformerMixin, BaseEstimator):
     session_n_features_ : list of int
     receptive_field_ : int
     num_negatives_ : int
+    batch_size_ : int
+        References per step and session in the last fit: ``batch_size``, clipped to the shortest session.
     temperature_ : float
         Final temperature.
     fit_seconds_ : float
@@ -205,6 +233,11 @@ class Estimator(TransformerMixin, BaseEstimator):
         tol: float = 1e-4,
         validation_every: int = 50,
         hybrid: bool = False,
+        behaviour_nan: str = "raise",
+        jacobian_weight: float = 0.0,
+        jacobian_ramp: tuple[int, int] | None = None,
+        jacobian_estimate: str = "projection",
+        bin_size: float | None = None,
         device: str = "auto",
         random_state: Any = None,
         verbose: bool = False,
@@ -235,6 +268,11 @@ class Estimator(TransformerMixin, BaseEstimator):
         self.tol = tol
         self.validation_every = validation_every
         self.hybrid = hybrid
+        self.behaviour_nan = behaviour_nan
+        self.jacobian_weight = jacobian_weight
+        self.jacobian_ramp = jacobian_ramp
+        self.jacobian_estimate = jacobian_estimate
+        self.bin_size = bin_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -250,6 +288,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         V.check_choice(self.criterion, "criterion", _CRITERIA)
         V.check_choice(self.temperature_mode, "temperature_mode", _TEMPERATURE_MODES)
         V.check_choice(self.precision, "precision", _PRECISIONS)
+        V.check_choice(self.behaviour_nan, "behaviour_nan", V.BEHAVIOUR_NAN)
         if not isinstance(self.compile, bool):
             raise TypeError(f"compile must be True or False; got {self.compile!r}.")
         for name in (
@@ -261,6 +300,11 @@ class Estimator(TransformerMixin, BaseEstimator):
         ):
             V.check_positive_int(getattr(self, name), name)
         V.check_positive_int(self.num_negatives, "num_negatives", allow_none=True)
+        if self.bin_size is not None:
+            V.check_positive_float(self.bin_size, "bin_size")
+        V.check_positive_float(self.jacobian_weight, "jacobian_weight", allow_zero=True)
+        V.check_choice(self.jacobian_estimate, "jacobian_estimate", JACOBIAN_ESTIMATES)
+        V.check_ramp(self.jacobian_ramp, "jacobian_ramp")
         V.check_positive_int(self.max_iterations, "max_iterations", minimum=0)
         for name in ("delta", "temperature", "min_temperature", "learning_rate"):
             V.check_positive_float(getattr(self, name), name)
@@ -275,26 +319,41 @@ class Estimator(TransformerMixin, BaseEstimator):
             self.tol,
         )
 
-    def _prepare(self, X: Any, y: Any) -> T.Training:
+    def _prepare(self, X: Any, y: Any, epochs: Any = None) -> T.Training:
         """Validate data and build a training run (see :func:`neuroembed._training.prepare`)."""
-        return T.prepare(self, X, y, stacklevel=3)
+        return T.prepare(self, X, y, epochs=epochs, stacklevel=3)
 
     # ------------------------------------------------------------------------------------------------------------
     # fit
     # ------------------------------------------------------------------------------------------------------------
     def fit(
-        self, X: Any, y: Any = None, *, resume: bool = False, initial_weights: Any = None
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        epochs: Any = None,
+        resume: bool = False,
+        initial_weights: Any = None,
     ) -> Estimator:
         """Train the encoder on one recording or a list of recordings.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_neurons), DataFrame, h5py.Dataset, or list of them (several sessions)
-            Neural data. A contiguous, uncompressed float32 ``h5py.Dataset`` is not loaded: it is mapped from the file
-            and training reads only the windows it draws, so the recording need not fit in memory (on CPU).
+        X : array-like of shape (n_samples, n_neurons), DataFrame, h5py.Dataset, pynapple object, or list of them
+            Neural data (a list: several sessions). A contiguous, uncompressed float32 ``h5py.Dataset`` is not loaded:
+            it is mapped from the file and training reads only the windows it draws, so the recording need not fit
+            in memory (on CPU). A pynapple ``TsdFrame`` (one column per neuron), ``Tsd`` or ``TsGroup`` (binned with
+            ``bin_size``) keeps its times: behaviour is aligned to them, and a recording restricted to several
+            epochs is several segments that no window or time positive spans (the pynapple guide).
         y : None, array-like of shape (n_samples,) or (n_samples, n_behaviour), DataFrame, tuple, or list per session
             Behaviour: continuous values for ``delta``/``time_delta``, integer labels for ``discrete``, a tuple
-            ``(continuous, labels)`` for ``mixed``. Not needed for ``time``.
+            ``(continuous, labels)`` for ``mixed``. Not needed for ``time``. A pynapple ``Tsd`` / ``TsdFrame`` on
+            any time base is aligned to the neural bins (:func:`neuroembed.io.align_behaviour`: averaged over each
+            bin when sampled more than twice as finely, else interpolated; integer labels take the last value).
+        epochs : pynapple IntervalSet, boolean array of shape (n_samples,), or list of them (one per session)
+            Fit on these samples only (running epochs, say): no reference, positive or negative is drawn outside
+            them, and early stopping's held-out block is the last part of the recording as always. Samples outside
+            still feed the windows of their neighbours. An ``IntervalSet`` needs pynapple neural data (times).
         resume : bool
             Continue from the last checkpoint in ``checkpoint_dir`` (same data and settings).
         initial_weights : Estimator, str, PathLike or dict, optional
@@ -312,7 +371,7 @@ class Estimator(TransformerMixin, BaseEstimator):
             raise ValueError(
                 "pass resume=True or initial_weights, not both: a checkpoint has its own weights."
             )
-        t = self._prepare(X, y)
+        t = self._prepare(X, y, epochs)
         if initial_weights is not None:
             P.load_weights(t.encoder, P.encoder_state(initial_weights), "initial_weights")
         start, history = 0, np.empty(0)
@@ -327,7 +386,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         self._train(t, start, history, checkpoint, stop=self.max_iterations)
         return self
 
-    def partial_fit(self, X: Any, y: Any = None) -> Estimator:
+    def partial_fit(self, X: Any, y: Any = None, *, epochs: Any = None) -> Estimator:
         """Train the fitted model for ``max_iterations`` more steps on ``X`` (the neurons it was fitted on).
 
         The run continues the last one's optimiser state and batch generator, so two calls of N steps give the
@@ -335,6 +394,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         the batches are drawn from it. The first call on an unfitted estimator is :meth:`fit`. A model read by
         :meth:`load` has no optimiser state in its file: it continues with a fresh one. ``early_stopping`` is not
         supported (there is no held-out block to carry across calls); ``max_seconds`` limits each call.
+        ``epochs`` restricts the samples drawn, as in :meth:`fit`.
 
         Returns
         -------
@@ -345,9 +405,9 @@ class Estimator(TransformerMixin, BaseEstimator):
                 "partial_fit does not early-stop: set early_stopping=False, or call fit with early stopping."
             )
         if not hasattr(self, "encoder_"):
-            return self.fit(X, y)
+            return self.fit(X, y, epochs=epochs)
         self._check_params()
-        t = self._prepare(X, y)
+        t = self._prepare(X, y, epochs)
         if len(t.arrays) != self.n_sessions_ or t.conditional != self.conditional_:
             raise ValueError(
                 f"partial_fit continues the fitted model of {self.n_sessions_} session(s) and conditional "
@@ -391,6 +451,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         iterations: int = 500,
         finetune_iterations: int = 0,
         learning_rate: float | None = None,
+        epochs: Any = None,
     ) -> Estimator:
         """Add a recording of other neurons (another session, animal or day) to the fitted model's space.
 
@@ -410,6 +471,8 @@ class Estimator(TransformerMixin, BaseEstimator):
             Steps with the trunk frozen, then with the trunk trained too.
         learning_rate : float, optional
             Adam learning rate of both phases (default: ``learning_rate``).
+        epochs : optional
+            The samples of ``X`` to train on, as in :meth:`fit`.
 
         Returns
         -------
@@ -425,7 +488,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         )
         if V.is_session_list(X):
             raise ValueError("adapt adds one recording at a time; call it once per session.")
-        encoder, n_new, losses, seconds = T.adapt(self, X, y, iterations, finetune, lr)
+        encoder, n_new, losses, seconds = T.adapt(self, X, y, iterations, finetune, lr, epochs)
         self.encoder_ = encoder
         self.session_n_features_ = [*self.session_n_features_, n_new]
         self.n_sessions_ = len(self.session_n_features_)
@@ -455,16 +518,29 @@ class Estimator(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, output_dimension)
-            One row per input sample (the recording is edge-padded by the receptive field).
+        ndarray of shape (n_samples, output_dimension), or pynapple TsdFrame
+            One row per input sample (the recording is edge-padded by the receptive field). For pynapple input, a
+            ``TsdFrame`` on its time index (a ``TsGroup`` binned with ``bin_size``), columns ``dim0``, ``dim1``, ...;
+            a recording restricted to several epochs is embedded segment by segment (no window spans a gap).
         """
         check_is_fitted(self)
         s = self._session_index(session)
+        timed = None
+        if PN.is_pynapple(X):
+            timed = PN.neural(X, self.bin_size)
+            X = timed.values
         names = getattr(self, "feature_names_in_", None)
         data = V.check_transform_input(
             X, self.session_n_features_[s], names, self.n_sessions_ > 1, s
         )
-        return T.embed_session(self, data, s, chunk_size)
+        if timed is None or timed.n_segments < 2:
+            embedding = T.embed_session(self, data, s, chunk_size)
+        else:  # a recording restricted to several epochs: each segment alone, edge-padded at its own ends
+            cuts = np.flatnonzero(np.diff(timed.segment)) + 1
+            embedding = np.concatenate(
+                [T.embed_session(self, part, s, chunk_size) for part in np.split(data, cuts)]
+            )
+        return embedding if timed is None else PN.as_tsdframe(embedding, timed)
 
     def score(self, X: Any, y: Any = None, session: int | None = None) -> float:
         """Negative InfoNCE (or SupCon) loss on data, averaged over a few seeded batches (higher is better).
@@ -477,13 +553,24 @@ class Estimator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         s = self._session_index(session)
+        X, y, layouts, _ = T.unwrap(self, X, y)
         arrays, behaviours, multi, _ = T.check_data(
             self, X, y, self.conditional_, self.receptive_field_
         )
         if multi:
             raise ValueError("score takes one session at a time; pass one array and session=i.")
         a = V.check_n_features(arrays[0], self.session_n_features_[s], self.n_sessions_ > 1, s)
-        return T.score(self, a, behaviours[0], s, _SCORE_BATCHES)
+        return T.score(
+            self, a, behaviours[0], s, _SCORE_BATCHES, None if layouts is None else layouts[0]
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the embedding's columns, ``dim0`` ... (for ``set_output(transform="pandas")`` and pipelines).
+
+        ``input_features`` is accepted as scikit-learn's API asks; the embedding's columns do not depend on it.
+        """
+        check_is_fitted(self)
+        return np.asarray([f"dim{i}" for i in range(int(self.output_dimension))], dtype=object)
 
     # ------------------------------------------------------------------------------------------------------------
     # persistence

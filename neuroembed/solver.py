@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from neuroembed.models.conv import conv_channels_last, padded_rows
+from neuroembed.losses.jacobian import jacobian_penalty
+from neuroembed.models.conv import conv_channels_last, host_tensor, padded_rows
 from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
 from neuroembed.models.time_major import (
     conv_time_major,
@@ -464,6 +465,7 @@ class ContrastiveSolver:
         """
         if batch is None:
             batch = self.sampler.sample()
+        self.last_batch = batch
         groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
         if batch.time_positive is not None:
             for g, t in zip(groups, batch.time_positive):
@@ -488,6 +490,31 @@ class ContrastiveSolver:
         if time_pos is not None:
             loss = loss + self.criterion(ref, time_pos, neg)
         return loss
+
+    def jacobian_penalty(
+        self, batch: IndexBatch, *, estimate: str, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The Jacobian penalty (:func:`neuroembed.losses.jacobian_penalty`) of the encoder at ``batch``'s reference
+        windows, each session's through its own input layer, averaged over all references.
+
+        The windows go through the module's own forward (not the time-major fast path, whose hand-written backward
+        cannot be differentiated twice), so a regularised step costs more than a plain one.
+        """
+        R = int(self.model.receptive_field)
+        offsets = torch.arange(R, device=self._data[0].device)
+        total = None
+        n = 0
+        for s, ref in enumerate(batch.reference):
+            windows = self._data[s][(ref - self.left)[:, None] + offsets]  # (B, R, C)
+            x = windows.transpose(1, 2).to(next(self.model.parameters()).dtype)
+
+            def f(w: torch.Tensor, s: int = s) -> torch.Tensor:
+                return self.model(w, session=s)[..., 0].float()
+
+            term = jacobian_penalty(f, x, estimate=estimate, generator=generator) * ref.shape[0]
+            total = term if total is None else total + term
+            n += ref.shape[0]
+        return total / n
 
 
 @torch.no_grad()
@@ -531,7 +558,7 @@ def embed(
     ):
         a, b = c * chunk_size, min(n, (c + 1) * chunk_size)
         block = padded_rows(data, a, b, receptive_field)
-        x = torch.from_numpy(block).unsqueeze(0).to(device, non_blocking=True)
+        x = host_tensor(block).unsqueeze(0).to(device, non_blocking=True)
         h = x if stem is None else conv_channels_last(x, stem)
         z = trunk.forward_channels_last(h)[0].float().cpu().numpy()
         if out is None:

@@ -388,11 +388,12 @@ def test_a_session_too_short_is_named():
         Estimator(**FAST).fit([long[0], short[0]], [long[1], short[1]])
 
 
-def test_a_batch_larger_than_a_session_draws_with_replacement():
-    # indices are drawn with replacement (as in CEBRA): a 12-sample session still gives a 16-reference batch
+def test_a_batch_larger_than_a_session_is_clipped_with_a_warning():
+    # as scikit-learn's MLPRegressor clips its batches: a 12-sample session has 8 window centres of offset5
     long, short = _session(120, 6, 0), _session(12, 6, 1)
-    est = Estimator(**FAST).fit([long[0], short[0]], [long[1], short[1]])
-    assert est.n_iter_ == FAST["max_iterations"]
+    with pytest.warns(UserWarning, match="batch_size=16 is larger than the 8 window centres"):
+        est = Estimator(**FAST).fit([long[0], short[0]], [long[1], short[1]])
+    assert est.n_iter_ == FAST["max_iterations"] and est.batch_size_ == 8
     assert np.isfinite(est.loss_history_).all()
 
 

@@ -121,6 +121,7 @@ RUNNABLE_PAGES = [
     "guides/quality.md",
     "guides/ssl.md",
     "guides/deeplabcut.md",
+    "guides/pynapple.md",
     "guides/attribution.md",
 ]
 

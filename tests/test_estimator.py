@@ -39,6 +39,8 @@ def _expected_failures(estimator):
 @pytest.mark.timeout(120)
 # some checks fit 10 samples: a single window of offset10, which fit accepts with this warning
 @pytest.mark.filterwarnings("ignore:time_offset=1 is not shorter than the recording:UserWarning")
+# a check fits 10 samples: one window of offset10, fewer than the batch, which is clipped with this warning
+@pytest.mark.filterwarnings("ignore:.*batch_size=4 is larger than the 1 window centres:UserWarning")
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -425,8 +427,11 @@ def test_a_recording_of_one_window_fits_with_a_warning():
     est = Estimator(
         model="offset10", conditional="time", batch_size=4, max_iterations=2, device="cpu"
     )
-    with pytest.warns(
-        UserWarning, match="a single window fits, so every time positive is its own reference"
+    with (
+        pytest.warns(
+            UserWarning, match="a single window fits, so every time positive is its own reference"
+        ),
+        pytest.warns(UserWarning, match="batch_size=4 is larger than the 1 window centres"),
     ):
         est.fit(X)
     assert est.transform(X).shape == (10, 8) and np.isfinite(est.loss_history_).all()

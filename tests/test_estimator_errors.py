@@ -167,6 +167,31 @@ FIT_CASES = [
         "batch_size must be an integer",
     ),
     ("sparse input", {}, "sparse", Y, TypeError, "sparse"),
+    (
+        "unknown behaviour_nan",
+        {"behaviour_nan": "ignore"},
+        X,
+        Y,
+        ValueError,
+        "behaviour_nan='ignore'",
+    ),
+    (
+        "NaN in every behaviour row with behaviour_nan='drop'",
+        {"behaviour_nan": "drop"},
+        X,
+        np.full(200, np.nan),
+        ValueError,
+        "NaN in every one of its 200 rows",
+    ),
+    (
+        "inf in behaviour with behaviour_nan='drop'",
+        {"behaviour_nan": "drop"},
+        X,
+        np.where(np.arange(200) == 4, np.inf, Y),
+        ValueError,
+        "infinite",
+    ),
+    ("non-positive bin_size", {"bin_size": 0.0}, X, Y, ValueError, "bin_size must be"),
 ]
 
 

@@ -25,6 +25,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "sklearn_pipeline.py": ("pipeline_grid.png", "pipeline_prediction.png"),
     "hippocampus.py": (),
     "deeplabcut.py": ("deeplabcut_pose.png", "deeplabcut_embedding.png"),
+    "pynapple_embedding.py": ("pynapple_session.png", "pynapple_embedding.png"),
     "nwb_batch.py": (),
     "ssl_digits.py": (),
 }

@@ -130,6 +130,8 @@ _BASE = dict(
 @example(
     problem={"X": np.zeros((20, 1), np.bool_), "y": None, "params": {**_BASE, "batch_size": 16}}
 )
+# a batch larger than the window centres is clipped with this warning (tested in test_sklearn_conventions.py)
+@pytest.mark.filterwarnings("ignore:batch_size=.* is larger than the .* window centres:UserWarning")
 def test_fit_transform_gives_finite_embeddings_or_a_documented_error(problem):
     X, y, params = problem["X"], problem["y"], problem["params"]
     expected = _expected_error(X, params)

@@ -15,7 +15,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from neuroembed import _validation as V
-from neuroembed.models.conv import padded_rows
+from neuroembed.models.conv import host_tensor, padded_rows
 
 __all__ = ["FittedEncoder", "session_index", "window_batches", "eval_mode", "flush_denormal"]
 
@@ -106,7 +106,7 @@ def window_batches(
     for a in range(0, n, batch_size):
         b = min(n, a + batch_size)
         block = padded_rows(data, a, b, receptive_field)
-        rows = torch.from_numpy(block).to(device=device, dtype=dtype)
+        rows = host_tensor(block).to(device=device, dtype=dtype)
         # (b - a + R - 1, C) -> (b - a, C, R): window j is rows j .. j + R - 1 of the block
         yield a, b, rows.unfold(0, receptive_field, 1).contiguous()
 

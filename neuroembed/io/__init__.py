@@ -13,9 +13,12 @@ Behaviour tracked by other tools, as arrays on its own time base:
 
 * :func:`read_deeplabcut` / :func:`resample_behaviour` / :class:`Pose`: DeepLabCut pose files (.h5
   needs ``pip install "neuroembed[deeplabcut]"``, or .csv) as positions, speed and head direction,
-  resampled onto neural bins (:mod:`neuroembed.io.deeplabcut`).
+  resampled onto neural bins (:mod:`neuroembed.io.deeplabcut`);
+* :func:`align_behaviour`: a pynapple ``Tsd`` / ``TsdFrame`` on the neural bins' times (the estimator and
+  :func:`neuroembed.metrics.decode` do this themselves for pynapple input; ``pip install "neuroembed[pynapple]"``).
 """
 
+from neuroembed._pynapple import align_behaviour
 from neuroembed.io.deeplabcut import Pose, read_deeplabcut, resample_behaviour
 from neuroembed.io.hdf5 import open_hdf5_dataset, read_hdf5, write_embedding_hdf5
 from neuroembed.io.nwb import list_nwb, read_embedding, read_nwb, write_embedding
@@ -32,5 +35,6 @@ __all__ = [
     "from_dataframe",
     "read_deeplabcut",
     "resample_behaviour",
+    "align_behaviour",
     "Pose",
 ]

@@ -747,7 +747,7 @@ def list_nwb(path: str | os.PathLike[str]) -> pd.DataFrame:
 def write_embedding(
     path: str | os.PathLike[str],
     embedding: Any,
-    timestamps: Any,
+    timestamps: Any = None,
     *,
     name: str = "embedding",
     module: str = "neuroembed",
@@ -767,10 +767,11 @@ def write_embedding(
     ----------
     path : str or path-like
         The NWB file the embedding was computed from.
-    embedding : array-like of shape (n_samples, output_dimension)
-        The embedding.
-    timestamps : array-like of shape (n_samples,)
-        Time of each row in seconds, non-decreasing (``Recording.timestamps``).
+    embedding : array-like of shape (n_samples, output_dimension), or pynapple TsdFrame
+        The embedding (a ``TsdFrame`` from ``transform`` of pynapple input brings its own times).
+    timestamps : array-like of shape (n_samples,), optional
+        Time of each row in seconds, non-decreasing (``Recording.timestamps``); required unless ``embedding``
+        is a pynapple ``TsdFrame``.
     name : str, default "embedding"
         Name of the ``TimeSeries``.
     module : str, default "neuroembed"
@@ -814,6 +815,13 @@ def write_embedding(
     (3, 2)
     """
     path = Path(path)
+    if timestamps is None:
+        if not hasattr(embedding, "t") or not type(embedding).__module__.startswith("pynapple."):
+            raise TypeError(
+                "timestamps are required (one time per embedding row, in seconds) unless the embedding is a "
+                "pynapple TsdFrame, which brings its own."
+            )
+        timestamps = np.asarray(embedding.t)
     embedding = check_neural(embedding, "embedding")
     times = as_numeric_array(timestamps, "timestamps").astype(np.float64)
     if times.ndim != 1 or times.shape[0] != embedding.shape[0]:

@@ -15,6 +15,7 @@ from neuroembed.losses.info_nce import (
     pairwise_similarity,
     similarity,
 )
+from neuroembed.losses.jacobian import JACOBIAN_ESTIMATES, jacobian_penalty, ramp_weight
 from neuroembed.losses.mining import HardNegativeMiner
 from neuroembed.losses.negative_cosine import (
     BYOLLoss,
@@ -38,6 +39,9 @@ from neuroembed.losses.triplet import (
 )
 
 __all__ = [
+    "JACOBIAN_ESTIMATES",
+    "jacobian_penalty",
+    "ramp_weight",
     # modules
     "BYOLLoss",
     "CLIPLoss",

@@ -15,12 +15,14 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from neuroembed import _pynapple as PN
 from neuroembed._validation import (
     as_numeric_array,
     check_choice,
     check_discrete,
     check_positive_float,
     check_positive_int,
+    describe,
 )
 from neuroembed.metrics._checks import check_float_2d
 from neuroembed.metrics._linear import MULTIOUTPUT, r2
@@ -70,15 +72,20 @@ def decode(
     weights: str = "uniform",
     alpha: float = 1.0,
     multioutput: str = "uniform_average",
+    *,
+    test: Any = None,
+    behaviour_nan: str = "raise",
 ) -> dict[str, float]:
     """Decode behaviour from an embedding: train on the first block of time, test on the last.
 
     Parameters
     ----------
-    embedding : array-like of shape (n_samples, n_dims)
+    embedding : array-like of shape (n_samples, n_dims), or pynapple TsdFrame
         Embedding (or any features, such as raw spike counts), rows in time order.
-    behaviour : array-like of shape (n_samples,) or (n_samples, n_targets)
-        What to decode: continuous values, or discrete labels (one column).
+    behaviour : array-like of shape (n_samples,) or (n_samples, n_targets), or pynapple Tsd / TsdFrame
+        What to decode: continuous values, or discrete labels (one column). With a ``TsdFrame`` embedding, a
+        pynapple behaviour on another time base is aligned to the embedding's times
+        (:func:`neuroembed.io.align_behaviour`).
     train_fraction : float, default=0.8
         Fraction of the samples, from the start, used for training; the rest is the test block.
     method : {"knn", "linear", "both"}, default="both"
@@ -99,6 +106,15 @@ def decode(
     multioutput : {"uniform_average", "variance_weighted"}, default="uniform_average"
         How the R^2 of a multi-column continuous target is combined over its columns: their mean
         (scikit-learn's default) or weighted by each column's variance. One column: the same.
+    test : pynapple IntervalSet or boolean array of shape (n_samples,), optional
+        The held-out samples (one or several contiguous epochs); the decoders train on all the others and
+        ``train_fraction`` is not used. An ``IntervalSet`` needs the embedding as a pynapple ``TsdFrame`` (the
+        output of ``transform`` on pynapple input). Default: the last ``1 - train_fraction`` of the samples.
+    behaviour_nan : {"raise", "drop"}, default="raise"
+        Continuous behaviour with NaN rows (lost tracking): ``"raise"`` refuses it; ``"drop"`` leaves those rows
+        out of training and testing (``n_train`` / ``n_test`` count the rows kept). The blocks are those of the rows
+        as given (the last ``1 - train_fraction`` of all samples, or ``test``), so dropping never moves a row from
+        one block to the other.
 
     Returns
     -------
@@ -117,8 +133,32 @@ def decode(
     >>> scores["n_train"], scores["n_test"], bool(scores["knn_median_error"] < 0.05)
     (800, 200, True)
     """
+    check_choice(behaviour_nan, "behaviour_nan", ["raise", "drop"])
+    times = None
+    if PN.kind(embedding) in ("TsdFrame", "Tsd"):
+        times = np.asarray(embedding.t, dtype=np.float64)
+        if PN.kind(behaviour) in ("TsdFrame", "Tsd"):
+            behaviour = PN.align_behaviour(behaviour, times)
+    elif PN.is_pynapple(behaviour) and PN.kind(behaviour) != "IntervalSet":
+        behaviour = np.asarray(behaviour.values)
     emb = check_float_2d(embedding, "embedding")
     n_samples = emb.shape[0]
+    test_rows = None
+    if test is not None:
+        if PN.kind(test) == "IntervalSet":
+            if times is None:
+                raise TypeError(
+                    "test is a pynapple IntervalSet, but the embedding has no times; pass it as a pynapple TsdFrame "
+                    "(transform of pynapple input), or test as a boolean array with one entry per sample."
+                )
+            test_rows = PN.in_epochs(times, test)
+        else:
+            test_rows = np.asarray(test)
+            if test_rows.dtype != bool or test_rows.shape != (n_samples,):
+                raise TypeError(
+                    f"test must be a pynapple IntervalSet or a boolean array of shape ({n_samples},); got "
+                    f"{describe(test)}."
+                )
     check_choice(method, "method", METHODS)
     check_choice(weights, "weights", ["uniform", "distance"])
     check_choice(multioutput, "multioutput", MULTIOUTPUT)
@@ -154,25 +194,47 @@ def decode(
         discrete = raw.dtype.kind in "biu" and (
             raw.ndim == 1 or (raw.ndim == 2 and raw.shape[1] == 1)
         )
+    keep = np.ones(n_samples, dtype=bool)
+    if not discrete and behaviour_nan == "drop" and raw.dtype.kind == "f":
+        keep = ~np.isnan(raw.reshape(n_samples, -1)).any(axis=1)
+        raw = raw[keep]
+        if raw.shape[0] == 0:
+            raise ValueError("behaviour is NaN in every row; there is nothing to decode.")
     if discrete:
-        target = check_discrete(raw, n_samples, "behaviour")
+        target = check_discrete(raw, raw.shape[0], "behaviour")
     else:
-        target = check_float_2d(raw, "behaviour", n_samples, allow_1d=True)
+        try:
+            target = check_float_2d(raw, "behaviour", raw.shape[0], allow_1d=True)
+        except ValueError as err:
+            if "NaN" in str(err) and behaviour_nan == "raise":
+                raise ValueError(
+                    f"{err} Pass behaviour_nan='drop' to leave the rows with NaN out of training and testing."
+                ) from None
+            raise
+    emb = emb[keep]
 
-    n_train = int(np.floor(train_fraction * n_samples))
-    n_test = n_samples - n_train
+    # the blocks are those of the rows as given; rows without behaviour are then left out of both
+    if test_rows is None:
+        train_rows = (np.arange(n_samples) < int(np.floor(train_fraction * n_samples)))[keep]
+        where = f"train_fraction={train_fraction} of {n_samples} samples"
+        fix = "Pass more samples or another fraction."
+    else:
+        train_rows = ~test_rows[keep]
+        where = f"test (held-out rows) on {emb.shape[0]} samples"
+        fix = "Pass another test block."
+    n_train = int(train_rows.sum())
+    n_test = int(emb.shape[0] - n_train)
     if n_train < 1 or n_test < 1:
         raise ValueError(
-            f"train_fraction={train_fraction} of {n_samples} samples leaves {n_train} for training and "
-            f"{n_test} for testing; both need at least one. Pass more samples or another fraction."
+            f"{where} leaves {n_train} for training and {n_test} for testing; both need at least one. {fix}"
         )
     if method in ("knn", "both") and n_neighbors > n_train:
         raise ValueError(
             f"n_neighbors={n_neighbors} is more than the {n_train} training samples; pass a smaller "
             "n_neighbors or more data."
         )
-    x_train, x_test = emb[:n_train], emb[n_train:]
-    y_train, y_test = target[:n_train], target[n_train:]
+    x_train, x_test = emb[train_rows], emb[~train_rows]
+    y_train, y_test = target[train_rows], target[~train_rows]
     if discrete and np.unique(y_train).size < 2 and method in ("linear", "both"):
         raise ValueError(
             f"The training block holds a single label ({y_train[0]}); a classifier needs at least two. "
@@ -181,7 +243,7 @@ def decode(
 
     if not discrete and np.all(target == target[0]):
         raise ValueError(
-            f"behaviour is constant (all {n_samples} samples equal {target[0].tolist()}): there is nothing to "
+            f"behaviour is constant (all {target.shape[0]} samples equal {target[0].tolist()}): there is nothing to "
             "decode and R^2 (1 - error / variance) is undefined. Decode a behaviour that varies."
         )
 

@@ -16,6 +16,7 @@ samples with four blocks where ``offset36`` needs sixteen, at a quarter of the m
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,16 @@ def window_offsets(receptive_field: int) -> tuple[int, int]:
     """
     left = receptive_field // 2
     return left, receptive_field - left
+
+
+def host_tensor(array: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy(array)``, also for a read-only array without torch's warning about it: pandas 3 hands
+    out read-only arrays (copy-on-write), and neuroembed only ever reads the recording's tensors."""
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        return torch.from_numpy(array)
 
 
 def padded_rows(data: Any, start: int, stop: int, receptive_field: int) -> np.ndarray:

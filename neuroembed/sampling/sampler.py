@@ -19,8 +19,13 @@ Conditionals (how the positive of a reference ``t`` is chosen):
     ``time_delta``).
 
 Negatives are uniform over the valid samples of every session (``num_negatives // n_sessions`` from each).
-With several sessions, behaviour positives are searched in a *randomly permuted* session, so that the shared space
-aligns the recordings; the reference itself is excluded when the positive comes from its own session.
+
+A session may mark samples that must not be drawn (``SessionData.valid``: behaviour missing under
+``behaviour_nan="drop"``, outside the epochs a fit is restricted to, or a window that would span a gap between two
+segments of a recording). Such a sample is never a reference, a positive or a negative, and its behaviour never
+enters the nearest-neighbour index or the behaviour changes of ``time_delta`` / ``mixed``; its neural activity
+still feeds the windows of its neighbours. A time positive ``t + time_offset`` must be drawable and lie in its
+reference's segment (``SessionData.segment``), so references are drawn among the samples whose time positive is.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ class SessionData:
         Window extent of the encoder (a window for sample ``t`` is ``[t - left, t + right)``).
     behaviour : Tensor of shape (n_samples, n_dims), optional
     labels : Tensor of shape (n_samples,), optional
+    valid : Tensor of bool of shape (n_samples,), optional
+        Samples that may be drawn (``None``: every window centre).
+    segment : Tensor of int of shape (n_samples,), optional
+        Contiguous segment of each sample (a recording restricted to several epochs); time positives stay in
+        their reference's segment. ``None``: one segment.
     """
 
     n_samples: int
@@ -63,6 +73,8 @@ class SessionData:
     right: int
     behaviour: torch.Tensor | None = None
     labels: torch.Tensor | None = None
+    valid: torch.Tensor | None = None
+    segment: torch.Tensor | None = None
 
     @property
     def lo(self) -> int:
@@ -157,22 +169,109 @@ class ContrastiveSampler:
         self._index: list[NearestNeighbours] = []
         self._deltas: list[torch.Tensor] = []
         self._same_label: list[SameLabelSampler] = []
-        for s, offset in zip(sessions, self._offsets):
+        # per session, where some samples must not be drawn: the window centres that may be, and each centre's
+        # position among them (None where every centre may be drawn, which keeps the draws of complete data as
+        # they were); and the references whose time positive may be drawn too
+        self._drawable: list[torch.Tensor | None] = []
+        self._rank: list[torch.Tensor | None] = []
+        self._time_refs: list[torch.Tensor | None] = []
+        self._keep: list[torch.Tensor | None] = []
+        for i, (s, offset) in enumerate(zip(sessions, self._offsets)):
             lo, hi = s.lo, s.hi
+            keep = None
+            if s.valid is not None and not bool(s.valid[lo:hi].all()):
+                keep = s.valid[lo:hi]
+                drawable = torch.nonzero(keep).squeeze(1)
+                if drawable.numel() == 0:
+                    raise ValueError(
+                        f"session {i} has no window centre that may be drawn (all {hi - lo} lack behaviour, lie "
+                        "outside the epochs, or have windows across a gap)."
+                    )
+                self._drawable.append(drawable + lo)
+                self._rank.append(torch.cumsum(keep.long(), 0) - 1)
+            else:
+                self._drawable.append(None)
+                self._rank.append(None)
+            self._keep.append(keep)
+            self._time_refs.append(
+                self._time_references(i, keep, offset) if conditional == "time" or hybrid else None
+            )
             if conditional in BEHAVIOUR_CONDITIONALS:
                 points = s.behaviour[lo:hi]
                 labels = s.labels[lo:hi] if conditional == "mixed" else None
+                if keep is not None:
+                    points = points[keep]
+                    labels = None if labels is None else labels[keep]
                 self._index.append(NearestNeighbours(points, labels))
                 if conditional != "delta":
-                    self._deltas.append(
-                        s.behaviour[lo + offset : hi] - s.behaviour[lo : hi - offset]
-                    )
+                    deltas = s.behaviour[lo + offset : hi] - s.behaviour[lo : hi - offset]
+                    pairs = None
+                    if keep is not None:
+                        pairs = keep[offset:] & keep[: keep.shape[0] - offset]
+                    if (
+                        s.segment is not None
+                    ):  # a change across a gap between segments is no movement
+                        segment = s.segment[lo:hi]
+                        same = segment[offset:] == segment[: segment.shape[0] - offset]
+                        pairs = same if pairs is None else pairs & same
+                    if pairs is not None:
+                        deltas = deltas[pairs]
+                        if deltas.shape[0] == 0:
+                            raise ValueError(
+                                f"session {i} has no two drawable samples time_offset={offset} apart, so no "
+                                f"behaviour change can be drawn for conditional={conditional!r}; lower "
+                                "time_offset or pass behaviour with fewer gaps."
+                            )
+                    self._deltas.append(deltas)
             if conditional == "discrete":
-                self._same_label.append(SameLabelSampler(s.labels[lo:hi]))
+                labels = s.labels[lo:hi]
+                self._same_label.append(SameLabelSampler(labels if keep is None else labels[keep]))
+
+    def _time_references(
+        self, i: int, keep: torch.Tensor | None, offset: int
+    ) -> torch.Tensor | None:
+        """The centres of session ``i`` whose time positive ``offset`` later may be drawn too, in their segment
+        (``None`` where that is every centre but the last ``offset``)."""
+        s = self.sessions[i]
+        lo, hi = s.lo, s.hi
+        if keep is None and s.segment is None:
+            return None
+        n = hi - lo
+        ok = torch.ones(n - offset, dtype=torch.bool, device=self.device)
+        if keep is not None:
+            ok &= keep[: n - offset] & keep[offset:]
+        if s.segment is not None:
+            segment = s.segment[lo:hi]
+            ok &= segment[: n - offset] == segment[offset:]
+        refs = torch.nonzero(ok).squeeze(1)
+        if refs.numel() == 0:
+            raise ValueError(
+                f"session {i} has no drawable sample whose time positive time_offset={offset} later is drawable "
+                "and in the same segment; lower time_offset, or fit on longer epochs."
+            )
+        return refs + lo
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _uniform(self, lo: int, hi: int, n: int) -> torch.Tensor:
         return torch.randint(lo, hi, (n,), generator=self.generator, device=self.device)
+
+    def _centres(self, i: int, n: int) -> torch.Tensor:
+        """``n`` window centres of session ``i`` drawn uniformly among those that may be drawn."""
+        drawable = self._drawable[i]
+        if drawable is None:
+            s = self.sessions[i]
+            return self._uniform(s.lo, s.hi, n)
+        return drawable[self._uniform(0, drawable.shape[0], n)]
+
+    def _references(self, i: int, n: int) -> torch.Tensor:
+        """``n`` references of session ``i``: with time positives, only those whose positive may be drawn."""
+        refs = self._time_refs[i]
+        if refs is not None:
+            return refs[self._uniform(0, refs.shape[0], n)]
+        if self.conditional == "time":
+            s = self.sessions[i]
+            return self._uniform(s.lo, s.hi - self._offsets[i], n)
+        return self._centres(i, n)
 
     def _behaviour_targets(self, i: int, ref: torch.Tensor) -> torch.Tensor:
         s = self.sessions[i]
@@ -192,9 +291,9 @@ class ContrastiveSampler:
         B = self.batch_size
         refs, negs = [], []
         is_time = self.conditional == "time"
-        for s, k, offset in zip(self.sessions, self.negatives_per_session, self._offsets):
-            refs.append(self._uniform(s.lo, s.hi - offset if is_time else s.hi, B))
-            negs.append(self._uniform(s.lo, s.hi, k))
+        for i, k in enumerate(self.negatives_per_session):
+            refs.append(self._references(i, B))
+            negs.append(self._centres(i, k))
         time_pos = None
         if self.hybrid:
             time_pos = [
@@ -206,10 +305,14 @@ class ContrastiveSampler:
                 refs, [r + offset for r, offset in zip(refs, self._offsets)], negs, None, time_pos
             )
         if self.conditional == "discrete":
-            pos = [
-                sl.sample(r - s.lo, self.generator) + s.lo
-                for sl, r, s in zip(self._same_label, refs, self.sessions)
-            ]
+            pos = []
+            for sl, r, s, rank, drawable in zip(
+                self._same_label, refs, self.sessions, self._rank, self._drawable
+            ):
+                if rank is None:
+                    pos.append(sl.sample(r - s.lo, self.generator) + s.lo)
+                else:  # the sampler holds only the drawable centres: their positions
+                    pos.append(drawable[sl.sample(rank[r - s.lo], self.generator)])
             return IndexBatch(refs, pos, negs, None, time_pos)
         return self._behaviour_batch(refs, negs, time_pos)
 
@@ -232,8 +335,12 @@ class ContrastiveSampler:
         for j, s in enumerate(self.sessions):
             q = perm[j * B : (j + 1) * B] if perm is not None else slice(None)
             own = ref_session[q] == j
-            exclude = torch.where(own, ref_global[q] - s.lo, torch.full_like(ref_global[q], -1))
+            local = ref_global[q] - s.lo
+            rank, drawable = self._rank[j], self._drawable[j]
+            if rank is not None:  # the index holds only the centres with behaviour: its positions
+                local = rank[local.clamp(0, rank.shape[0] - 1)]
+            exclude = torch.where(own, local, torch.full_like(local, -1))
             found = self._index[j].query(targets[q], None if labels is None else labels[q], exclude)
-            positives.append(found + s.lo)
+            positives.append(found + s.lo if drawable is None else drawable[found])
         order = torch.argsort(perm) if perm is not None else None
         return IndexBatch(refs, positives, negs, order, time_pos)

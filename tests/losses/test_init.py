@@ -32,6 +32,9 @@ EXPECTED = {
     "symmetric",
     "teacher_temperature_at",
     "triplet_margin",
+    "jacobian_penalty",
+    "ramp_weight",
+    "JACOBIAN_ESTIMATES",
     "MINING_STRATEGIES",
     "RECONSTRUCTION_KINDS",
 }

@@ -103,3 +103,34 @@ def test_class_names_decode_like_their_integer_codes():
     assert decode(Z, pd.Categorical(names)) == want
     with pytest.raises(TypeError, match="holds text .* cannot be decoded as continuous"):
         decode(Z, names, discrete=False)
+
+
+def test_behaviour_nan_drop_keeps_the_blocks_of_the_rows_as_given():
+    t = np.linspace(0, 8 * np.pi, 1000)
+    emb = np.stack([np.cos(t), np.sin(t)], axis=1)
+    y = np.mod(t, 2 * np.pi)
+    y_gaps = y.copy()
+    y_gaps[850:950] = np.nan  # inside the last 20 %: the test block shrinks, no training row moves into it
+    with pytest.raises(ValueError, match="behaviour_nan='drop'"):
+        decode(emb, y_gaps, method="knn")
+    scores = decode(emb, y_gaps, method="knn", behaviour_nan="drop")
+    assert (scores["n_train"], scores["n_test"]) == (800, 100)
+    keep = ~np.isnan(y_gaps)
+    test = (np.arange(1000) >= 800)[keep]
+    same = decode(emb[keep], y[keep], method="knn", test=test)
+    assert same == scores
+
+
+def test_test_rows_as_a_mask():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(300, 3))
+    y = emb[:, 0] * 2
+    test = np.zeros(300, dtype=bool)
+    test[100:150] = True
+    scores = decode(emb, y, method="linear", test=test)
+    assert (scores["n_train"], scores["n_test"]) == (250, 50)
+    assert scores["linear_r2"] > 0.99
+    with pytest.raises(TypeError, match="boolean array of shape \\(300,\\)"):
+        decode(emb, y, test=np.arange(300))
+    with pytest.raises(ValueError, match="leaves 300 for training and 0 for testing"):
+        decode(emb, y, test=np.zeros(300, dtype=bool))
