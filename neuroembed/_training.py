@@ -184,9 +184,12 @@ def unwrap(
                 "data as a pynapple TsdFrame too, or both as arrays aligned row by row."
             )
         return X, y, None, [None] * len(xs)
-    ys = list(y) if multi and isinstance(y, list) else ([y] if not multi else [None] * len(xs))
-    if multi and isinstance(y, list) and len(y) != len(xs):
-        return X, y, None, [None] * len(xs)  # check_sessions names the mismatch
+    if multi and y is not None and not (isinstance(y, list) and len(y) == len(xs)):
+        raise ValueError(
+            f"neural is a list of {len(xs)} sessions, so behaviour must be None or a list of {len(xs)} behaviour "
+            f"arrays; got {V.describe(y)}."
+        )
+    ys = list(y) if multi and y is not None else ([y] if not multi else [None] * len(xs))
     eps = list(epochs) if multi and isinstance(epochs, list) else [epochs] * len(xs)
     if len(eps) != len(xs):
         raise ValueError(

@@ -261,3 +261,13 @@ def test_the_pynapple_test_nwb_round_trip(tmp_path):
     assert isinstance(back, nap.TsdFrame)
     np.testing.assert_allclose(back.t, Z.t)
     np.testing.assert_allclose(back.values, Z.values)
+
+
+def test_several_pynapple_sessions():
+    (u1, p1), (u2, p2) = _session(n=1200), _session(n=1000, n_units=7, seed=1)
+    c1, c2 = u1.count(BIN), u2.count(BIN)
+    est = Estimator(**FAST).fit([c1, c2], [p1, p2])
+    Z = est.transform(c2, session=1)
+    assert isinstance(Z, nap.TsdFrame) and len(Z) == len(c2)
+    with pytest.raises(ValueError, match="behaviour must be None or a list of 2"):
+        Estimator(**FAST).fit([c1, c2], p1)
