@@ -291,11 +291,51 @@ def fmt_range(values: list[float], digits: int = 3) -> str:
     return f"{np.mean(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
 
 
+def combined(files: list[dict]) -> dict[str, dict]:
+    """Per dataset, its result files (one per invocation, e.g. seeds 0-1 and seeds 2-4) as one: the seeds' errors,
+    seconds and extras concatenated, consistency over the pairs within each invocation; ``headers`` lists every
+    invocation's header and ``seed_groups`` their seeds. Invocations of one dataset must share the recipe and
+    the iterations, and no seed may appear twice."""
+    by_dataset: dict[str, list[dict]] = {}
+    for r in files:
+        by_dataset.setdefault(r["dataset"], []).append(r)
+    out = {}
+    for name, parts in by_dataset.items():
+        parts.sort(key=lambda r: min(r["seeds"], default=0))
+        first = parts[0]
+        seeds = [s for r in parts for s in r["seeds"]]
+        if len(set(seeds)) != len(seeds):
+            raise SystemExit(f"{name}: seed(s) repeated across result files ({seeds}).")
+        for r in parts[1:]:
+            if (
+                recipe_of(r["header"]) != recipe_of(first["header"])
+                or r["iterations"] != first["iterations"]
+            ):
+                raise SystemExit(
+                    f"{name}: result files ran different recipes or iterations; re-run them."
+                )
+        runs: dict[str, Any] = {"raw_error": first["runs"]["raw_error"]}
+        for system, values in first["runs"].items():
+            if system == "raw_error":
+                continue
+            runs[system] = {
+                key: [v for r in parts for v in r["runs"][system][key]] for key in values
+            }
+        out[name] = {
+            **first,
+            "seeds": seeds,
+            "runs": runs,
+            "headers": [r["header"] for r in parts],
+            "seed_groups": "; ".join(", ".join(map(str, r["seeds"])) for r in parts),
+        }
+    return out
+
+
 def merge() -> None:
     files = sorted(PER_DATASET.glob("*.json"))
     if not files:
         raise SystemExit(f"no per-dataset results in {PER_DATASET}; run a dataset first.")
-    results = {f.stem: json.loads(f.read_text()) for f in files}
+    results = combined([json.loads(f.read_text()) for f in files])
     order = [d for d in DATASETS if d in results]
     budget = [
         "# Embedding quality at CEBRA's wall-clock: CEBRA 2000 iterations vs neuroembed's recipe in the same "
@@ -333,6 +373,7 @@ def merge() -> None:
         seeds = len(c["error"])
         h = r["header"]
         recipe = recipe_of(h)
+        split = len(r["headers"]) > 1
         if rec:
             change = (np.median(rec["error"]) / np.median(c["error"]) - 1.0) * 100
             stale = "" if recipe == RECIPE else f" (**recipe {recipe.split(':')[0]}**)"
@@ -351,12 +392,18 @@ def merge() -> None:
                 f"{fmt_range(eq['consistency'])} | {fmt_range(c['consistency'])} | {np.mean(eq['seconds']):.0f} | "
                 f"{np.mean(c['seconds']):.0f} |"
             )
-        notes.append(
-            f"- `{name}`: recipe {recipe}; {h['date']}, load {h['load_before'][0]:.2f} -> {h['load_after'][0]:.2f}, torch threads "
-            f"{h['torch_threads']}, neuroembed {h['versions']['neuroembed']}, CEBRA {h['versions']['cebra']}; "
-            f"`{h['command']}`"
-        )
-    machines = sorted({results[name]["header"]["machine"] for name in order})
+        for h in r["headers"]:
+            notes.append(
+                f"- `{name}`: recipe {recipe}; {h['date']}, load {h['load_before'][0]:.2f} -> "
+                f"{h['load_after'][0]:.2f}, torch threads {h['torch_threads']}, neuroembed "
+                f"{h['versions']['neuroembed']}, CEBRA {h['versions']['cebra']}; `{h['command']}`"
+            )
+        if split:
+            notes.append(
+                f"- `{name}` ran in {len(r['headers'])} invocations (seeds {r['seed_groups']}): its consistency "
+                "is over the pairs of seeds within one invocation (the embeddings are not kept between runs)."
+            )
+    machines = sorted({h["machine"] for name in order for h in results[name]["headers"]})
     where = (
         f"Machine: {machines[0]}."
         if len(machines) == 1
