@@ -49,13 +49,16 @@ def _distinct_pairs(batch: IndexBatch) -> torch.Tensor | None:
     ref_session = sessions.repeat_interleave(
         torch.tensor([r.numel() for r in batch.reference], device=device)
     )
-    pos = torch.cat(batch.positive)
-    pos_session = sessions.repeat_interleave(
-        torch.tensor([p.numel() for p in batch.positive], device=device)
-    )
-    if batch.positive_order is not None:
-        pos, pos_session = pos[batch.positive_order], pos_session[batch.positive_order]
-    distinct = (ref != pos) | (ref_session != pos_session)
+    distinct = torch.ones_like(ref, dtype=torch.bool)
+    # with several objectives, a pair counts when no objective's positive is the reference
+    for positives, order in [(batch.positive, batch.positive_order), *(batch.more_positives or [])]:
+        pos = torch.cat(positives)
+        pos_session = sessions.repeat_interleave(
+            torch.tensor([p.numel() for p in positives], device=device)
+        )
+        if order is not None:
+            pos, pos_session = pos[order], pos_session[order]
+        distinct &= (ref != pos) | (ref_session != pos_session)
     if bool(distinct.all()):
         return None
     return torch.nonzero(distinct).squeeze(1)

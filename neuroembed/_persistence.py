@@ -56,6 +56,7 @@ FITTED_ATTRIBUTES = (
     "validation_iterations_",
     "best_validation_score_",
     "best_iteration_",
+    "parts_",
 )
 _ARRAY_ATTRIBUTES = {"validation_scores_": np.float64, "validation_iterations_": np.int64}
 
@@ -106,6 +107,8 @@ def _jsonable(value: Any) -> Any:
         return int(value)
     if isinstance(value, np.floating):
         return float(value)
+    if isinstance(value, dict) and all(isinstance(v, slice) for v in value.values()):
+        return {k: [v.start, v.stop] for k, v in value.items()}  # parts_: name -> [start, stop]
     return value
 
 
@@ -242,10 +245,13 @@ def load_estimator(
         "best_validation_score_": None,
         "best_iteration_": None,
         "batch_size_": est.batch_size,
+        "parts_": None,
         **fitted,
     }
     for key, value in fitted.items():
-        if key == "feature_names_in_":
+        if key == "parts_" and value is not None:
+            est.parts_ = {name: slice(int(a), int(b)) for name, (a, b) in value.items()}
+        elif key == "feature_names_in_":
             if value is not None:
                 est.feature_names_in_ = np.asarray(value, dtype=object)
         elif key in _ARRAY_ATTRIBUTES and value is not None:

@@ -215,9 +215,12 @@ def in_epochs(t: np.ndarray, epochs: Any) -> np.ndarray:
     return ok
 
 
-def as_tsdframe(values: np.ndarray, rec: Timed, prefix: str = "dim") -> Any:
-    """``values`` (one row per row of ``rec``) as a pynapple ``TsdFrame`` on ``rec``'s time index."""
+def as_tsdframe(values: np.ndarray, rec: Timed, columns: Any = None) -> Any:
+    """``values`` (one row per row of ``rec``) as a pynapple ``TsdFrame`` on ``rec``'s time index, its columns
+    named ``columns`` (default ``dim0``, ``dim1``, ...)."""
     import pynapple as nap
 
-    columns = [f"{prefix}{i}" for i in range(values.shape[1])]
+    if columns is None:
+        columns = [f"dim{i}" for i in range(values.shape[1])]
+    columns = list(columns)
     return nap.TsdFrame(t=rec.t, d=values, time_support=rec.time_support, columns=columns)

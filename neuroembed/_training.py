@@ -34,8 +34,15 @@ from neuroembed.models import (
     make_encoder,
     window_offsets,
 )
-from neuroembed.models.conv import host_tensor
-from neuroembed.sampling import BEHAVIOUR_CONDITIONALS, ContrastiveSampler, SessionData
+from neuroembed.models.conv import host_tensor, set_output_parts
+from neuroembed.sampling import (
+    BEHAVIOUR_CONDITIONALS,
+    ContrastiveSampler,
+    Objective,
+    ObjectiveSampler,
+    SessionData,
+)
+from neuroembed.sampling.objectives import check_columns, check_objectives, part_slices
 from neuroembed.solver import (
     ContrastiveSolver,
     TrainResult,
@@ -47,6 +54,35 @@ from neuroembed.solver import (
 )
 
 __all__ = ["Training", "prepare", "run"]
+
+#: The conditional of a fit with ``objectives``: each part has its own (see :mod:`neuroembed.sampling.objectives`).
+OBJECTIVES = "objectives"
+
+
+def objectives_of(est: Any) -> list[Objective] | None:
+    """``est.objectives`` parsed (``None`` for one objective on the whole embedding)."""
+    return check_objectives(getattr(est, "objectives", None))
+
+
+def embedding_dimension(est: Any) -> int:
+    """The embedding's columns: the sum of the parts' ``dims`` with ``objectives``, else ``output_dimension``."""
+    parts = objectives_of(est)
+    return int(est.output_dimension) if parts is None else sum(o.dims for o in parts)
+
+
+def parts_of(est: Any) -> dict[str, slice] | None:
+    """Each part's columns of the embedding, by name (``None`` without ``objectives``)."""
+    parts = objectives_of(est)
+    if parts is None:
+        return None
+    return {o.name: part for o, part in zip(parts, part_slices(parts))}
+
+
+def conditionals_of(est: Any, conditional: str) -> list[str]:
+    """The conditionals a fit draws positives with: each part's with ``objectives``, else ``conditional``."""
+    parts = objectives_of(est) if conditional == OBJECTIVES else None
+    return [conditional] if parts is None else [o.conditional for o in parts]
+
 
 #: Serialises the seeding of torch's global generator while encoders are built (see :func:`prepare`).
 GLOBAL_RNG_LOCK = threading.Lock()
@@ -71,7 +107,10 @@ def build_custom(est: Any, n_inputs: int) -> torch.nn.Module:
     """An instance of the user's model class, called as the built-in encoders are."""
     try:
         return est.model(
-            n_inputs, est.num_hidden_units, est.output_dimension, normalize=est.distance == "cosine"
+            n_inputs,
+            est.num_hidden_units,
+            embedding_dimension(est),
+            normalize=est.distance == "cosine",
         )
     except TypeError as err:
         raise TypeError(
@@ -92,7 +131,7 @@ def check_custom_model(est: Any, n_inputs: int) -> int:
             f"one output row depends on); got {declared!r}."
         )
     measured, length, n_out = measured_receptive_field(
-        module, n_inputs, int(declared), est.output_dimension, name
+        module, n_inputs, int(declared), embedding_dimension(est), name
     )
     if measured != declared:
         padded = length - n_out + 1 < measured
@@ -157,9 +196,12 @@ def clipped_batch_size(
     return int(fewest)
 
 
-def uses_offset(conditional: str, hybrid: bool) -> bool:
-    """Whether positives depend on ``time_offset`` (time positives, or behaviour changes over it)."""
-    return conditional in ("time", "time_delta", "mixed") or hybrid
+def uses_offset(conditional: str, hybrid: bool, conditionals: list[str] | None = None) -> bool:
+    """Whether positives depend on ``time_offset`` (time positives, or behaviour changes over it); with
+    ``objectives``, whether any of the parts' ``conditionals`` does."""
+    return (
+        any(c in ("time", "time_delta", "mixed") for c in conditionals or [conditional]) or hybrid
+    )
 
 
 def unwrap(
@@ -243,15 +285,23 @@ def check_data(
     est: Any, X: Any, y: Any, conditional: str, receptive_field: int | None = None
 ) -> tuple[list[np.ndarray], list[V.Behaviour], bool, np.ndarray | None]:
     """:func:`neuroembed._validation.check_sessions` with what ``est`` and ``conditional`` ask of the data."""
-    return V.check_sessions(
+    conds = conditionals_of(est, conditional)
+    needs_continuous = any(c in BEHAVIOUR_CONDITIONALS for c in conds)
+    needs_labels = any(c in ("discrete", "mixed") for c in conds) or est.criterion == "supcon"
+    arrays, behaviours, multi, names = V.check_sessions(
         X,
         y,
         receptive_field=receptive_field_of(est) if receptive_field is None else receptive_field,
-        needs_continuous=conditional in BEHAVIOUR_CONDITIONALS,
-        needs_labels=conditional in ("discrete", "mixed") or est.criterion == "supcon",
+        needs_continuous=needs_continuous,
+        needs_labels=needs_labels,
         conditional=conditional,
         behaviour_nan=getattr(est, "behaviour_nan", "raise"),
     )
+    parts = objectives_of(est) if conditional == OBJECTIVES else None
+    if parts is not None and needs_continuous:
+        for cont, _ in behaviours:
+            check_columns(parts, cont.shape[1])
+    return arrays, behaviours, multi, names
 
 
 @dataclass
@@ -276,6 +326,7 @@ class Training:
     losses: list[torch.Tensor] = field(default_factory=list)
     batch_size: int = 0
     timed: list[PN.Timed | None] = field(default_factory=list)
+    parts: dict[str, slice] | None = None
 
     def loss_history(self) -> np.ndarray:
         """The losses of the iterations run so far (by :func:`run`)."""
@@ -334,32 +385,40 @@ def build_stems_and_trunk(est: Any, n_features: list[int]) -> MultiSessionEncode
     A user's model class that is a :class:`~neuroembed.models.ConvEncoder` gets the built-ins' treatment (one
     input layer per session, a shared trunk); any other module is one session's :class:`ModuleEncoder`.
     """
+    parts = objectives_of(est)
+    encoder: MultiSessionEncoder | ModuleEncoder
     if not isinstance(est.model, str):
         modules = [build_custom(est, n) for n in n_features]
         if all(isinstance(m, ConvEncoder) for m in modules):
-            return MultiSessionEncoder(modules)
-        if len(modules) > 1:
+            encoder = MultiSessionEncoder(modules)
+        elif len(modules) > 1:
             raise ValueError(
                 f"model={est.model.__qualname__} is not a neuroembed.models.ConvEncoder, so it has no separate "
                 f"input layer to give each of the {len(modules)} sessions; fit one session, or subclass ConvEncoder."
             )
-        return ModuleEncoder(
-            modules[0],
-            int(modules[0].receptive_field),
-            est.output_dimension,
-            est.distance == "cosine",
+        else:
+            encoder = ModuleEncoder(
+                modules[0],
+                int(modules[0].receptive_field),
+                embedding_dimension(est),
+                est.distance == "cosine",
+            )
+    else:
+        encoder = MultiSessionEncoder(
+            [
+                make_encoder(
+                    est.model,
+                    n,
+                    est.num_hidden_units,
+                    embedding_dimension(est),
+                    normalize=est.distance == "cosine",
+                )
+                for n in n_features
+            ]
         )
-    encoders = [
-        make_encoder(
-            est.model,
-            n,
-            est.num_hidden_units,
-            est.output_dimension,
-            normalize=est.distance == "cosine",
-        )
-        for n in n_features
-    ]
-    return MultiSessionEncoder(encoders)
+    if parts is not None:  # each part on its own sphere (with the cosine distance)
+        set_output_parts(encoder, tuple(o.dims for o in parts))
+    return encoder
 
 
 def seeded_encoder(
@@ -457,6 +516,18 @@ def build_solver(
 ) -> ContrastiveSolver:
     """A sampler with ``est``'s positives and a solver of ``model`` on ``sessions``."""
     supcon = est.criterion == "supcon"
+    sampler: ContrastiveSampler | ObjectiveSampler
+    if conditional == OBJECTIVES:
+        sampler = ObjectiveSampler(
+            sessions,
+            objectives_of(est) or [],
+            batch_size=est.batch_size if batch_size is None else batch_size,
+            num_negatives=num_negatives,
+            time_offset=est.time_offset,
+            delta=est.delta,
+            generator=generator,
+        )
+        return ContrastiveSolver(model, criterion, sampler, data)
     sampler = ContrastiveSampler(
         sessions,
         conditional,
@@ -480,15 +551,19 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
     """Validate data and build everything a training run of ``est`` needs, in the order that fixes its seeds:
     the batch generator and the weights come from ``random_state``, then the seed of the held-out batches."""
     X, y, layouts, timed = unwrap(est, X, y, epochs)
-    conditional = V.resolve_conditional(
-        est.conditional, X, y, criterion=est.criterion, hybrid=est.hybrid
-    )
+    if objectives_of(est) is not None:
+        conditional = OBJECTIVES
+    else:
+        conditional = V.resolve_conditional(
+            est.conditional, X, y, criterion=est.criterion, hybrid=est.hybrid
+        )
+    conds = conditionals_of(est, conditional)
     receptive_field = receptive_field_of(est)
     arrays, behaviours, multi, names = check_data(est, X, y, conditional, receptive_field)
     device = resolve_device(est.device)
     rng, generator = make_generators(est.random_state, device)
     left, _ = window_offsets(receptive_field)
-    offset = uses_offset(conditional, est.hybrid)
+    offset = uses_offset(conditional, est.hybrid, conds)
     # with early stopping, training sees only each session's first part; the held-out blocks are separate arrays
     held_out = None
     train_arrays, train_behaviours, train_layouts = arrays, behaviours, layouts
@@ -502,7 +577,7 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
             fraction=float(est.validation_fraction),
             time_offset=est.time_offset,
             uses_offset=offset,
-            mixed=conditional == "mixed",
+            mixed="mixed" in conds,
         )
         if layouts is not None:
             n_train = [a.shape[0] for a in train_arrays]
@@ -533,10 +608,10 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
             f" of session {i}" if multi else "",
             time_offset=est.time_offset,
             uses_offset=offset,
-            uses_labels=conditional in ("discrete", "mixed"),
+            uses_labels=any(c in ("discrete", "mixed") for c in conds),
             stacklevel=stacklevel + 1,
         )
-    if multi and conditional == "mixed":
+    if multi and "mixed" in conds:
         V.check_shared_labels(
             [
                 d[left : left + a.shape[0] - receptive_field + 1]
@@ -603,6 +678,7 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
         loss_of_block,
         batch_size=batch_size,
         timed=timed,
+        parts=parts_of(est) if conditional == OBJECTIVES else None,
     )
 
 
@@ -674,14 +750,24 @@ def adapt(
     est: Any,
     X: Any,
     y: Any,
-    iterations: int,
-    finetune: int,
-    learning_rate: float,
+    iterations: Any,
+    finetune: Any,
+    learning_rate: Any,
     epochs: Any = None,
 ) -> tuple[MultiSessionEncoder, int, np.ndarray, float]:
     """The work of :meth:`Estimator.adapt`: a copy of the fitted encoder with a new input layer for ``X``, trained
-    on ``X`` with the trunk frozen for ``iterations`` steps, then with the trunk for ``finetune`` steps. Returns
-    the encoder, the new layer's neurons, the losses of both phases and their seconds."""
+    on ``X`` with the trunk frozen for ``iterations`` steps, then with the trunk for ``finetune`` steps (at
+    ``learning_rate``, default the estimator's). Returns the encoder, the new layer's neurons, the losses of both
+    phases and their seconds."""
+    iterations = V.check_positive_int(iterations, "iterations", minimum=0)
+    finetune = V.check_positive_int(finetune, "finetune_iterations", minimum=0)
+    learning_rate = (
+        est.learning_rate
+        if learning_rate is None
+        else V.check_positive_float(learning_rate, "learning_rate")
+    )
+    if V.is_session_list(X):
+        raise ValueError("adapt adds one recording at a time; call it once per session.")
     if isinstance(est.encoder_, ModuleEncoder):
         raise ValueError(
             f"adapt gives a new recording its own input layer; model={est.model.__qualname__} has none (it is not "
@@ -755,6 +841,7 @@ def fitted_attributes(
         "interrupted_": result.interrupted,
         "stop_reason_": result.stop_reason,
         "conditional_": t.conditional,
+        "parts_": t.parts,
         "validation_scores_": None,
         "validation_iterations_": None,
         "best_validation_score_": None,
@@ -837,3 +924,77 @@ def scoring_solver(
         generator,
         batch_size=min(est.batch_size, n_valid),
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# what the fitted estimator's methods share
+# ---------------------------------------------------------------------------------------------------------------------
+def continue_fitted(est: Any, t: Training) -> None:
+    """Make run ``t`` continue ``est``'s fit (for ``partial_fit``): the same sessions, conditional and neurons per
+    session, the fitted weights and temperature, and the optimiser state and batch generator where the last run
+    left them."""
+    if len(t.arrays) != est.n_sessions_ or t.conditional != est.conditional_:
+        raise ValueError(
+            f"partial_fit continues the fitted model of {est.n_sessions_} session(s) and conditional "
+            f"{est.conditional_!r}; got {len(t.arrays)} and {t.conditional!r}."
+        )
+    for s, a in enumerate(t.arrays):  # the same neurons (adapt takes a recording of others)
+        V.check_n_features(a, est.session_n_features_[s], t.multi, s)
+    t.encoder.load_state_dict(est.encoder_.state_dict())
+    t.criterion.load_state_dict(est.criterion_.state_dict())
+    state = getattr(est, "_continuation_", None)
+    if state is not None:
+        t.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+        t.generator.set_state(state["generator"])
+
+
+def transform(est: Any, X: Any, session: int, chunk_size: int, part: str | None) -> Any:
+    """``est.transform``: pynapple in and out, a recording of several segments embedded segment by segment (each
+    edge-padded at its own ends), and one part's columns with ``part``."""
+    columns = part_columns(est, part)
+    timed = None
+    if PN.is_pynapple(X):
+        timed = PN.neural(X, est.bin_size)
+        X = timed.values
+    names = getattr(est, "feature_names_in_", None)
+    data = V.check_transform_input(
+        X, est.session_n_features_[session], names, est.n_sessions_ > 1, session
+    )
+    if timed is None or timed.n_segments < 2:
+        embedding = embed_session(est, data, session, chunk_size)
+    else:
+        cuts = np.flatnonzero(np.diff(timed.segment)) + 1
+        embedding = np.concatenate(
+            [embed_session(est, block, session, chunk_size) for block in np.split(data, cuts)]
+        )
+    if columns is not None:
+        embedding = embedding[:, columns]
+    if timed is None:
+        return embedding
+    names = feature_names_out(est)
+    return PN.as_tsdframe(embedding, timed, names if columns is None else names[columns])
+
+
+def part_columns(est: Any, part: str | None) -> slice | None:
+    """The columns of ``part`` (``None``: all), or a clear error when the fitted model has no such part."""
+    if part is None:
+        return None
+    parts = getattr(est, "parts_", None)
+    if parts is None:
+        raise ValueError(
+            f"part={part!r} needs a model fitted with objectives; this one has a single embedding."
+        )
+    if part not in parts:
+        raise ValueError(f"part={part!r} is not one of the fitted parts {list(parts)}.")
+    return parts[part]
+
+
+def feature_names_out(est: Any) -> np.ndarray:
+    """The embedding's column names: ``dim0``, ... or, with ``objectives``, each part's name numbered."""
+    parts = getattr(est, "parts_", None)
+    if parts is None:
+        return np.asarray(
+            [f"dim{i}" for i in range(int(est.encoder_.output_dimension))], dtype=object
+        )
+    names = [f"{name}{i}" for name, cols in parts.items() for i in range(cols.stop - cols.start)]
+    return np.asarray(names, dtype=object)

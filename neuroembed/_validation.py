@@ -591,9 +591,14 @@ def check_behaviour(
     where = "" if session is None else f" of session {session}"
     if y is None:
         if needs_continuous or needs_labels:
+            who = (
+                "objectives with behaviour or label parts need"
+                if conditional == "objectives"
+                else f"conditional={conditional!r} needs"
+            )
             raise ValueError(
-                f"conditional={conditional!r} needs behaviour{where}, but none was given; pass it as fit(neural, "
-                "behaviour) or use conditional='time' for time-contrastive learning without behaviour."
+                f"{who} behaviour{where}, but none was given; pass it as fit(neural, behaviour) or use "
+                "conditional='time' for time-contrastive learning without behaviour."
             )
         return None, None
     if is_sparse(y):
@@ -605,10 +610,14 @@ def check_behaviour(
                 f"behaviour as a tuple must be (continuous, discrete); got a tuple of length {len(y)}."
             )
         cont_in, disc_in = y
-    elif conditional == "mixed":
+    elif conditional == "mixed" or (needs_continuous and needs_labels):
+        what = (
+            "conditional='mixed'"
+            if conditional == "mixed"
+            else "objectives with both behaviour and label positives"
+        )
         raise TypeError(
-            "conditional='mixed' needs behaviour as a tuple (continuous, discrete labels); "
-            f"got {describe(y)}{where}."
+            f"{what} needs behaviour as a tuple (continuous, discrete labels); got {describe(y)}{where}."
         )
     cont = disc = None
     if needs_continuous:

@@ -48,6 +48,32 @@ def _is_session_list(X: Any) -> bool:
     return isinstance(X, list) and len(X) > 0 and all(getattr(x, "ndim", None) == 2 for x in X)
 
 
+def _blocks(member: Any, n_dims: int) -> list[slice]:
+    """The parts of a member's embedding (an estimator fitted with ``objectives``), else the whole of it."""
+    parts = getattr(member, "parts_", None)
+    return list(parts.values()) if parts else [slice(0, n_dims)]
+
+
+def _aligned_by_part(
+    embeddings: list[np.ndarray], blocks: list[slice], **kwargs: Any
+) -> list[Alignment]:
+    """Each member's map into the common frame, fitted part by part (a map never mixes two parts: each has its
+    own positives, and on the sphere its own sphere) and put together block-diagonally."""
+    per_block = [
+        _common_frame([z[:, b] for z in embeddings], chunk_size=_CHUNK, **kwargs)[0] for b in blocks
+    ]
+    n_dims = blocks[-1].stop
+    out = []
+    for maps in zip(*per_block):
+        weights, bias = np.zeros((n_dims, n_dims)), np.zeros(n_dims)
+        for b, m in zip(blocks, maps):
+            weights[b, b] = m.weights
+            bias[b] = m.bias
+        rmse = float(np.sqrt(sum(m.rmse**2 for m in maps)))
+        out.append(Alignment(maps[0].method, weights, bias, maps[0].scale, maps[0].n_samples, rmse))
+    return out
+
+
 def _member_seeds(random_state: Any, n: int) -> list[int]:
     """``n`` independent member seeds derived from ``random_state`` (``numpy.random.SeedSequence.spawn``).
 
@@ -359,18 +385,17 @@ class Ensemble(TransformerMixin, BaseEstimator):
         embeddings = [self._embed_training(m, X, multi) for m in members]
         normalize = all(getattr(m, "distance", None) == "cosine" for m in members)
         reference = self.reference if isinstance(self.reference, str) else int(self.reference)
-        alignments, mean, _, _ = _common_frame(
+        first = members[0]
+        self.estimators_ = members
+        self.alignments_ = _aligned_by_part(
             embeddings,
+            _blocks(first, embeddings[0].shape[1]),
             method=self.alignment,
             reference=reference,
             # on the sphere (cosine) a rotation about the origin; elsewhere a translation too
             center=not (normalize and self.alignment == "procrustes"),
-            chunk_size=_CHUNK,
         )
-        first = members[0]
-        self.estimators_ = members
-        self.alignments_ = alignments
-        self.n_components_ = int(mean.shape[1])
+        self.n_components_ = int(self.alignments_[0].weights.shape[1])
         self.normalize_ = bool(normalize)
         if hasattr(first, "n_features_in_"):
             self.n_features_in_ = int(first.n_features_in_)
@@ -422,9 +447,10 @@ class Ensemble(TransformerMixin, BaseEstimator):
             for z, m in zip(embeddings, self.alignments_):
                 total += np.asarray(z[start:stop], dtype=np.float64) @ m.weights + m.bias
             total /= len(embeddings)
-            if self.normalize_:
-                norms = np.linalg.norm(total, axis=1, keepdims=True)
-                total /= np.where(norms > 0, norms, 1.0)
+            if self.normalize_:  # each part back onto its sphere
+                for block in _blocks(self.estimators_[0], self.n_components_):
+                    norms = np.linalg.norm(total[:, block], axis=1, keepdims=True)
+                    total[:, block] /= np.where(norms > 0, norms, 1.0)
             out[start:stop] = total
         return out
 
@@ -458,8 +484,12 @@ class Ensemble(TransformerMixin, BaseEstimator):
         return average
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the averaged embedding's columns, ``dim0`` ... (for ``set_output(transform="pandas")``)."""
+        """Names of the averaged embedding's columns, ``dim0`` ... (for ``set_output(transform="pandas")``); the
+        members' part names (``time0``, ...) when they were fitted with ``objectives``."""
         check_is_fitted(self)
+        first = self.estimators_[0]
+        if getattr(first, "parts_", None):
+            return first.get_feature_names_out()
         return np.asarray([f"dim{i}" for i in range(int(self.n_components_))], dtype=object)
 
     def score(self, X: Any, y: Any = None, session: int | None = None) -> float:

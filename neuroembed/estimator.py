@@ -8,7 +8,6 @@ the work itself happens below them (samplers, encoders, losses, the solver).
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from neuroembed import _persistence as P
-from neuroembed import _pynapple as PN
 from neuroembed import _training as T
 from neuroembed import _validation as V
-from neuroembed.losses.jacobian import JACOBIAN_ESTIMATES
-from neuroembed.models import MODELS
-from neuroembed.sampling import CONDITIONALS
+from neuroembed._params import check_params
 
 __all__ = ["Estimator", "FORMAT_VERSION"]
 
 FORMAT_VERSION = P.FORMAT_VERSION
 """Version of the model-file layout written by :meth:`Estimator.save`."""
 
-_DISTANCES = ("cosine", "euclidean")
-_CRITERIA = ("infonce", "supcon")
-_TEMPERATURE_MODES = ("constant", "learnable")
-_PRECISIONS = ("float32", "bfloat16", "float16")
 _SCORE_BATCHES = 8
 
 
@@ -115,6 +107,15 @@ class Estimator(TransformerMixin, BaseEstimator):
         too when training ends between two evaluations.
     hybrid : bool
         Train time and behaviour objectives together (the loss is their sum).
+    objectives : list or None
+        An embedding of named parts, each trained with its own positives (xCEBRA's subspaces), e.g.
+        ``[("time_delta", 4), ("time", 4)]``. Entries ``(conditional, dims)``, ``(conditional, dims, columns)``
+        (the behaviour columns the part follows) or dicts with keys ``conditional``, ``dims`` and optionally
+        ``name``, ``columns``, ``scope`` (``"all"``: the term compares the whole embedding, as xCEBRA's time term).
+        References and negatives are shared; the loss is one InfoNCE per part; with cosine each part lies on its own
+        sphere. The embedding has ``sum(dims)`` columns in the order given (``output_dimension``, ``conditional``
+        unused; ``hybrid`` and ``supcon`` refused); ``parts_`` and ``transform(X, part=name)`` give the parts. See
+        the objectives guide. ``None``: one objective on the whole embedding.
     behaviour_nan : {"raise", "drop"}
         What a NaN in continuous behaviour means (lost tracking, a low-likelihood pose). ``"raise"``: an error that
         counts the rows. ``"drop"``: the behaviour of those rows is missing: they are never drawn as references,
@@ -179,7 +180,11 @@ class Estimator(TransformerMixin, BaseEstimator):
     fit_seconds_ : float
         Wall-clock seconds of the training loop (held-out evaluations included).
     conditional_ : str
-        The conditional the fit used (``conditional``, or what ``"auto"`` chose).
+        The conditional the fit used (``conditional``, or what ``"auto"`` chose; ``"objectives"`` with
+        ``objectives``).
+    parts_ : dict of str to slice, or None
+        With ``objectives``, each part's columns of the embedding by name (``Z[:, est.parts_["time"]]``); ``None``
+        without.
     stop_reason_ : {"max_iterations", "max_seconds", "early_stopping", "interrupted"}
         Why training stopped: all ``max_iterations`` ran, the ``max_seconds`` budget ran out, the validation score
         stopped improving, or a ``KeyboardInterrupt`` stopped it (``interrupted_`` is then True).
@@ -233,6 +238,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         tol: float = 1e-4,
         validation_every: int = 50,
         hybrid: bool = False,
+        objectives: list | None = None,
         behaviour_nan: str = "raise",
         jacobian_weight: float = 0.0,
         jacobian_ramp: tuple[int, int] | None = None,
@@ -268,6 +274,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         self.tol = tol
         self.validation_every = validation_every
         self.hybrid = hybrid
+        self.objectives = objectives
         self.behaviour_nan = behaviour_nan
         self.jacobian_weight = jacobian_weight
         self.jacobian_ramp = jacobian_ramp
@@ -282,42 +289,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         self.compile = compile
 
     def _check_params(self) -> None:
-        V.check_model(self.model, list(MODELS))
-        V.check_choice(self.conditional, "conditional", [*CONDITIONALS, "auto"])
-        V.check_choice(self.distance, "distance", _DISTANCES)
-        V.check_choice(self.criterion, "criterion", _CRITERIA)
-        V.check_choice(self.temperature_mode, "temperature_mode", _TEMPERATURE_MODES)
-        V.check_choice(self.precision, "precision", _PRECISIONS)
-        V.check_choice(self.behaviour_nan, "behaviour_nan", V.BEHAVIOUR_NAN)
-        if not isinstance(self.compile, bool):
-            raise TypeError(f"compile must be True or False; got {self.compile!r}.")
-        for name in (
-            "output_dimension",
-            "num_hidden_units",
-            "time_offset",
-            "batch_size",
-            "checkpoint_every",
-        ):
-            V.check_positive_int(getattr(self, name), name)
-        V.check_positive_int(self.num_negatives, "num_negatives", allow_none=True)
-        if self.bin_size is not None:
-            V.check_positive_float(self.bin_size, "bin_size")
-        V.check_positive_float(self.jacobian_weight, "jacobian_weight", allow_zero=True)
-        V.check_choice(self.jacobian_estimate, "jacobian_estimate", JACOBIAN_ESTIMATES)
-        V.check_ramp(self.jacobian_ramp, "jacobian_ramp")
-        V.check_positive_int(self.max_iterations, "max_iterations", minimum=0)
-        for name in ("delta", "temperature", "min_temperature", "learning_rate"):
-            V.check_positive_float(getattr(self, name), name)
-        if self.criterion == "supcon" and self.hybrid:
-            raise ValueError("criterion='supcon' cannot be combined with hybrid=True.")
-        V.check_stopping_params(
-            self.max_seconds,
-            self.early_stopping,
-            self.validation_fraction,
-            self.n_iter_no_change,
-            self.validation_every,
-            self.tol,
-        )
+        check_params(self)
 
     def _prepare(self, X: Any, y: Any, epochs: Any = None) -> T.Training:
         """Validate data and build a training run (see :func:`neuroembed._training.prepare`)."""
@@ -408,19 +380,7 @@ class Estimator(TransformerMixin, BaseEstimator):
             return self.fit(X, y, epochs=epochs)
         self._check_params()
         t = self._prepare(X, y, epochs)
-        if len(t.arrays) != self.n_sessions_ or t.conditional != self.conditional_:
-            raise ValueError(
-                f"partial_fit continues the fitted model of {self.n_sessions_} session(s) and conditional "
-                f"{self.conditional_!r}; got {len(t.arrays)} and {t.conditional!r}."
-            )
-        for s, a in enumerate(t.arrays):  # the same neurons (adapt takes a recording of others)
-            V.check_n_features(a, self.session_n_features_[s], t.multi, s)
-        P.load_weights(t.encoder, self.encoder_.state_dict(), "the fitted model")
-        t.criterion.load_state_dict(self.criterion_.state_dict())
-        state = getattr(self, "_continuation_", None)
-        if state is not None:
-            t.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
-            t.generator.set_state(state["generator"])
+        T.continue_fitted(self, t)
         self._train(
             t, self.n_iter_, self.loss_history_, None, stop=self.n_iter_ + self.max_iterations
         )
@@ -479,16 +439,9 @@ class Estimator(TransformerMixin, BaseEstimator):
         self : Estimator
         """
         check_is_fitted(self)
-        iterations = V.check_positive_int(iterations, "iterations", minimum=0)
-        finetune = V.check_positive_int(finetune_iterations, "finetune_iterations", minimum=0)
-        lr = (
-            self.learning_rate
-            if learning_rate is None
-            else V.check_positive_float(learning_rate, "learning_rate")
+        encoder, n_new, losses, seconds = T.adapt(
+            self, X, y, iterations, finetune_iterations, learning_rate, epochs
         )
-        if V.is_session_list(X):
-            raise ValueError("adapt adds one recording at a time; call it once per session.")
-        encoder, n_new, losses, seconds = T.adapt(self, X, y, iterations, finetune, lr, epochs)
         self.encoder_ = encoder
         self.session_n_features_ = [*self.session_n_features_, n_new]
         self.n_sessions_ = len(self.session_n_features_)
@@ -502,7 +455,12 @@ class Estimator(TransformerMixin, BaseEstimator):
         return V.check_session(session, self.n_sessions_)
 
     def transform(
-        self, X: Any, session: int | None = None, *, chunk_size: int = 16384
+        self,
+        X: Any,
+        session: int | None = None,
+        *,
+        chunk_size: int = 16384,
+        part: str | None = None,
     ) -> np.ndarray:
         """Embed every sample of a recording.
 
@@ -515,6 +473,8 @@ class Estimator(TransformerMixin, BaseEstimator):
             negative numbers count from the last).
         chunk_size : int
             Rows per chunk on the device.
+        part : str, optional
+            With ``objectives``, return only this part's columns (a key of ``parts_``).
 
         Returns
         -------
@@ -524,23 +484,7 @@ class Estimator(TransformerMixin, BaseEstimator):
             a recording restricted to several epochs is embedded segment by segment (no window spans a gap).
         """
         check_is_fitted(self)
-        s = self._session_index(session)
-        timed = None
-        if PN.is_pynapple(X):
-            timed = PN.neural(X, self.bin_size)
-            X = timed.values
-        names = getattr(self, "feature_names_in_", None)
-        data = V.check_transform_input(
-            X, self.session_n_features_[s], names, self.n_sessions_ > 1, s
-        )
-        if timed is None or timed.n_segments < 2:
-            embedding = T.embed_session(self, data, s, chunk_size)
-        else:  # a recording restricted to several epochs: each segment alone, edge-padded at its own ends
-            cuts = np.flatnonzero(np.diff(timed.segment)) + 1
-            embedding = np.concatenate(
-                [T.embed_session(self, part, s, chunk_size) for part in np.split(data, cuts)]
-            )
-        return embedding if timed is None else PN.as_tsdframe(embedding, timed)
+        return T.transform(self, X, self._session_index(session), chunk_size, part)
 
     def score(self, X: Any, y: Any = None, session: int | None = None) -> float:
         """Negative InfoNCE (or SupCon) loss on data, averaged over a few seeded batches (higher is better).
@@ -570,7 +514,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         ``input_features`` is accepted as scikit-learn's API asks; the embedding's columns do not depend on it.
         """
         check_is_fitted(self)
-        return np.asarray([f"dim{i}" for i in range(int(self.output_dimension))], dtype=object)
+        return T.feature_names_out(self)
 
     # ------------------------------------------------------------------------------------------------------------
     # persistence

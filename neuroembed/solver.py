@@ -30,7 +30,7 @@ from neuroembed.models.time_major import (
     trunk_time_major,
     whole_shrink,
 )
-from neuroembed.sampling import ContrastiveSampler, IndexBatch
+from neuroembed.sampling import ContrastiveSampler, IndexBatch, ObjectiveSampler
 
 __all__ = [
     "DEVICES",
@@ -270,7 +270,9 @@ class ContrastiveSolver:
     criterion : nn.Module
         ``criterion(anchor, positive, negatives)`` (InfoNCE), or ``criterion(features, labels)`` when
         ``supcon_labels`` is given.
-    sampler : ContrastiveSampler
+    sampler : ContrastiveSampler or ObjectiveSampler
+        With an :class:`~neuroembed.sampling.ObjectiveSampler`, the loss is the sum of one term per objective, each
+        with its own positives, on the columns it compares (its ``loss_slices``).
     data : list of Tensor (n_samples_s, n_neurons_s)
         Each session's neural data, already on the device.
     supcon_labels : list of Tensor (n_samples_s,), optional
@@ -281,7 +283,7 @@ class ContrastiveSolver:
         self,
         model: nn.Module,
         criterion: nn.Module,
-        sampler: ContrastiveSampler,
+        sampler: ContrastiveSampler | ObjectiveSampler,
         data: list[torch.Tensor],
         *,
         supcon_labels: list[torch.Tensor] | None = None,
@@ -290,6 +292,8 @@ class ContrastiveSolver:
         self.criterion = criterion
         self.sampler = sampler
         self.supcon_labels = supcon_labels
+        # the parts of the embedding, each with its own loss term (an ObjectiveSampler's), or one loss on all of it
+        self.slices: list[slice] | None = getattr(sampler, "loss_slices", None)
         self.left = sampler.sessions[0].left
         R = model.receptive_field
         # a user's own module (no stem/trunk split): windows through its forward
@@ -466,17 +470,23 @@ class ContrastiveSolver:
         if batch is None:
             batch = self.sampler.sample()
         self.last_batch = batch
+        more = batch.more_positives or []
         groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
+        for positives, _ in more:
+            for g, p in zip(groups, positives):
+                g.append(p)
         if batch.time_positive is not None:
             for g, t in zip(groups, batch.time_positive):
                 g.append(t)
         embedded = self.encode(groups)
-        ref, pos, neg = embedded[0], embedded[1], embedded[2]
-        time_pos = embedded[3] if batch.time_positive is not None else None
-        if batch.positive_order is not None:
-            pos = pos[batch.positive_order]
+        ref, neg = embedded[0], embedded[2]
+        # every set of positives lined up with the references: the first objective's, the others', hybrid's
+        pos = [embedded[1], *embedded[3 : 3 + len(more)]]
+        orders = [batch.positive_order, *(order for _, order in more)]
+        pos = [p if order is None else p[order] for p, order in zip(pos, orders)]
+        time_pos = embedded[3 + len(more)] if batch.time_positive is not None else None
         if rows is not None:
-            ref, pos = ref[rows], pos[rows]
+            ref, pos = ref[rows], [p[rows] for p in pos]
             time_pos = None if time_pos is None else time_pos[rows]
         if self.supcon_labels is not None:
             ref_labels = torch.cat([lab[r] for lab, r in zip(self.supcon_labels, batch.reference)])
@@ -485,8 +495,16 @@ class ContrastiveSolver:
                 pos_labels = pos_labels[batch.positive_order]
             if rows is not None:
                 ref_labels, pos_labels = ref_labels[rows], pos_labels[rows]
-            return self.criterion(torch.cat([ref, pos]), torch.cat([ref_labels, pos_labels]))
-        loss = self.criterion(ref, pos, neg)
+            return self.criterion(torch.cat([ref, pos[0]]), torch.cat([ref_labels, pos_labels]))
+        if (
+            self.slices is not None
+        ):  # one term per part of the embedding, each with its own positives
+            terms = [
+                self.criterion(ref[:, part], p[:, part], neg[:, part])
+                for part, p in zip(self.slices, pos)
+            ]
+            return torch.stack(terms).sum()
+        loss = self.criterion(ref, pos[0], neg)
         if time_pos is not None:
             loss = loss + self.criterion(ref, time_pos, neg)
         return loss

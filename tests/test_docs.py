@@ -116,6 +116,7 @@ RUNNABLE_PAGES = [
     "guides/discrete.md",
     "guides/mixed.md",
     "guides/hybrid.md",
+    "guides/objectives.md",
     "guides/multisession.md",
     "guides/ensembles.md",
     "guides/quality.md",

@@ -55,6 +55,19 @@ def infonce_to_bits(loss: Any, num_negatives: int) -> Any:
     return bits
 
 
+def _n_terms(estimator: Any) -> int:
+    """InfoNCE terms the estimator's loss sums: one per part with ``objectives``, two with ``hybrid``, else one."""
+    parts = getattr(estimator, "parts_", None)
+    if parts:
+        return len(parts)
+    return 2 if getattr(estimator, "hybrid", False) is True else 1
+
+
+def _bits(loss: Any, k: int, n_terms: int) -> Any:
+    """Bits above chance of a loss that sums ``n_terms`` InfoNCE terms (each at chance ``log k``): their sum."""
+    return infonce_to_bits(np.asarray(loss, dtype=np.float64) - (n_terms - 1) * math.log(k), k)
+
+
 def _num_negatives(estimator: Any, num_negatives: int | None) -> int:
     if num_negatives is not None:
         return check_positive_int(num_negatives, "num_negatives")
@@ -88,7 +101,9 @@ def goodness_of_fit(
     Returns
     -------
     float
-        ``(log K - loss) / log 2`` with ``K = num_negatives_``; 0 for a model at chance. When the
+        ``(log K - loss) / log 2`` with ``K = num_negatives_``; 0 for a model at chance. A loss that sums several
+        InfoNCE terms (one per part with ``objectives``, two with ``hybrid``) gives the sum of their bits,
+        ``(n_terms log K - loss) / log 2``. When the
         estimator exposes ``receptive_field_`` and the data hold fewer valid windows than
         ``num_negatives_``, ``K`` is that number of windows (what ``score`` can draw).
 
@@ -126,7 +141,7 @@ def goodness_of_fit(
         raise ValueError(
             f"{type(estimator).__name__}.score returned {score}; expected a finite number."
         )
-    return infonce_to_bits(-score, k)
+    return float(_bits(-score, k, _n_terms(estimator)))
 
 
 def goodness_of_fit_history(
@@ -152,9 +167,11 @@ def goodness_of_fit_history(
     >>> goodness_of_fit_history([np.log(8), np.log(2)], num_negatives=8)
     array([0., 2.])
     """
+    n_terms = 1
     if hasattr(estimator_or_history, "loss_history_"):
         history = estimator_or_history.loss_history_
         k = _num_negatives(estimator_or_history, num_negatives)
+        n_terms = _n_terms(estimator_or_history)
     else:
         if num_negatives is None:
             raise ValueError(
@@ -165,4 +182,4 @@ def goodness_of_fit_history(
     values = as_numeric_array(history, "loss history").astype(np.float64)
     if values.ndim != 1:
         raise ValueError(f"The loss history must be 1-D (n_iterations,); got shape {values.shape}.")
-    return np.asarray(infonce_to_bits(values, k))
+    return np.asarray(_bits(values, k, n_terms))

@@ -40,7 +40,35 @@ __all__ = [
     "ModuleEncoder",
     "window_offsets",
     "padded_rows",
+    "normalize_parts",
+    "set_output_parts",
 ]
+
+
+def normalize_parts(z: torch.Tensor, dim: int, parts: tuple[int, ...] | None) -> torch.Tensor:
+    """L2-normalise ``z`` along ``dim``: as a whole (``parts=None``), or each consecutive run of ``parts[i]``
+    entries on its own (an embedding of several parts, each on its own sphere).
+
+    >>> z = torch.tensor([[3.0, 4.0, 2.0]])
+    >>> normalize_parts(z, -1, (2, 1)).tolist()
+    [[0.6000000238418579, 0.800000011920929, 1.0]]
+    """
+    if parts is None:
+        return F.normalize(z, dim=dim)
+    return torch.cat(
+        [F.normalize(p, dim=dim) for p in torch.split(z, list(parts), dim=dim)], dim=dim
+    )
+
+
+def set_output_parts(model: nn.Module, parts: tuple[int, ...] | None) -> None:
+    """Make ``model`` (a :class:`ConvEncoder`, :class:`MultiSessionEncoder` or :class:`ModuleEncoder`) normalise
+    its output part by part (see :func:`normalize_parts`; ``None``: as a whole)."""
+    if parts is not None and sum(parts) != int(model.output_dimension):
+        raise ValueError(
+            f"the parts {list(parts)} add up to {sum(parts)}, not to the model's {model.output_dimension} outputs."
+        )
+    target = model.trunk if hasattr(model, "trunk") else model
+    target.parts = None if parts is None else tuple(int(p) for p in parts)
 
 
 def window_offsets(receptive_field: int) -> tuple[int, int]:
@@ -163,20 +191,22 @@ class Trunk(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.out = nn.Conv1d(n_hidden, output_dimension, kernel_size=last_kernel)
         self.normalize = normalize
+        # normalised part by part (an embedding of several objectives' parts; see set_output_parts)
+        self.parts: tuple[int, ...] | None = None
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = F.gelu(h)
         for block in self.blocks:
             h = block(h)
         z = self.out(h)
-        return F.normalize(z, dim=1) if self.normalize else z
+        return normalize_parts(z, 1, self.parts) if self.normalize else z
 
     def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
         h = F.gelu(h)
         for block in self.blocks:
             h = block.forward_channels_last(h)
         z = conv_channels_last(h, self.out)
-        return F.normalize(z, dim=-1) if self.normalize else z
+        return normalize_parts(z, -1, self.parts) if self.normalize else z
 
 
 class ConvEncoder(nn.Module):
@@ -504,12 +534,13 @@ class ModuleEncoder(nn.Module):
         self.receptive_field = int(receptive_field)
         self.output_dimension = int(output_dimension)
         self.normalize = normalize
+        self.parts: tuple[int, ...] | None = None
 
     n_sessions = 1
 
     def forward(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
         z = self.module(x)
-        return F.normalize(z, dim=1) if self.normalize else z
+        return normalize_parts(z, 1, self.parts) if self.normalize else z
 
     def forward_channels_last(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
         """``(B, L, n_inputs) -> (B, L - R + 1, output_dimension)`` through the module's forward."""

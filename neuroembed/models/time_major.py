@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from neuroembed.models.conv import Trunk, _Residual
+from neuroembed.models.conv import Trunk, _Residual, normalize_parts
 
 __all__ = ["conv_time_major", "supports_time_major", "trunk_time_major", "whole_shrink"]
 
@@ -199,7 +199,7 @@ def trunk_time_major(
         tuple(block.dilation for block in trunk.blocks),
         *params,
     )
-    return F.normalize(z, dim=-1) if trunk.normalize else z
+    return normalize_parts(z, -1, trunk.parts) if trunk.normalize else z
 
 
 def whole_shrink(trunk: Trunk, n_whole: int) -> int:

@@ -2,6 +2,7 @@
 
 from neuroembed.sampling.discrete import SameLabelSampler
 from neuroembed.sampling.neighbours import NearestNeighbours
+from neuroembed.sampling.objectives import Objective, ObjectiveSampler, part_slices
 from neuroembed.sampling.sampler import (
     BEHAVIOUR_CONDITIONALS,
     CONDITIONALS,
@@ -16,6 +17,9 @@ __all__ = [
     "ContrastiveSampler",
     "IndexBatch",
     "NearestNeighbours",
+    "Objective",
+    "ObjectiveSampler",
     "SameLabelSampler",
     "SessionData",
+    "part_slices",
 ]

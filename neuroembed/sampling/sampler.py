@@ -104,6 +104,9 @@ class IndexBatch:
         ``None`` when positives are already aligned with references.
     time_positive : list of Tensor (batch_size,) or None
         Extra same-session time positives for hybrid training.
+    more_positives : list of (list of Tensor, Tensor or None), optional
+        With several objectives (:class:`~neuroembed.sampling.ObjectiveSampler`): the positives and their order
+        (as ``positive`` and ``positive_order``) of every objective after the first, for the same references.
     """
 
     reference: list[torch.Tensor]
@@ -111,6 +114,7 @@ class IndexBatch:
     negative: list[torch.Tensor]
     positive_order: torch.Tensor | None = None
     time_positive: list[torch.Tensor] | None = None
+    more_positives: list[tuple[list[torch.Tensor], torch.Tensor | None]] | None = None
 
 
 class ContrastiveSampler:
@@ -288,22 +292,29 @@ class ContrastiveSampler:
     # -- main ----------------------------------------------------------------------------------------------------
     def sample(self) -> IndexBatch:
         """Draw one step's indices."""
-        B = self.batch_size
-        refs, negs = [], []
-        is_time = self.conditional == "time"
-        for i, k in enumerate(self.negatives_per_session):
-            refs.append(self._references(i, B))
-            negs.append(self._centres(i, k))
+        refs, negs = self.references_and_negatives()
         time_pos = None
         if self.hybrid:
             time_pos = [
                 torch.clamp(r + offset, max=s.hi - 1)
                 for r, s, offset in zip(refs, self.sessions, self._offsets)
             ]
-        if is_time:
-            return IndexBatch(
-                refs, [r + offset for r, offset in zip(refs, self._offsets)], negs, None, time_pos
-            )
+        pos, order = self.positives(refs)
+        return IndexBatch(refs, pos, negs, order, time_pos)
+
+    def references_and_negatives(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """One step's references (``batch_size`` per session) and negatives, per session."""
+        refs, negs = [], []
+        for i, k in enumerate(self.negatives_per_session):
+            refs.append(self._references(i, self.batch_size))
+            negs.append(self._centres(i, k))
+        return refs, negs
+
+    def positives(self, refs: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The positives of references ``refs`` (one tensor per session) under this sampler's conditional, and the
+        order that lines them up with the concatenated references (``None`` when they already are)."""
+        if self.conditional == "time":
+            return [r + offset for r, offset in zip(refs, self._offsets)], None
         if self.conditional == "discrete":
             pos = []
             for sl, r, s, rank, drawable in zip(
@@ -313,12 +324,14 @@ class ContrastiveSampler:
                     pos.append(sl.sample(r - s.lo, self.generator) + s.lo)
                 else:  # the sampler holds only the drawable centres: their positions
                     pos.append(drawable[sl.sample(rank[r - s.lo], self.generator)])
-            return IndexBatch(refs, pos, negs, None, time_pos)
-        return self._behaviour_batch(refs, negs, time_pos)
+            return pos, None
+        return self._behaviour_positives(refs)
 
-    def _behaviour_batch(self, refs, negs, time_pos) -> IndexBatch:
+    def _behaviour_positives(
+        self, refs: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         n = len(self.sessions)
-        B = self.batch_size
+        B = refs[0].shape[0]
         targets = torch.cat([self._behaviour_targets(i, r) for i, r in enumerate(refs)])
         labels = None
         if self.conditional == "mixed":
@@ -343,4 +356,4 @@ class ContrastiveSampler:
             found = self._index[j].query(targets[q], None if labels is None else labels[q], exclude)
             positives.append(found + s.lo if drawable is None else drawable[found])
         order = torch.argsort(perm) if perm is not None else None
-        return IndexBatch(refs, positives, negs, order, time_pos)
+        return positives, order
