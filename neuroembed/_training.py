@@ -42,7 +42,7 @@ from neuroembed.sampling import (
     ObjectiveSampler,
     SessionData,
 )
-from neuroembed.sampling.objectives import check_columns, check_objectives, part_slices
+from neuroembed.sampling.objectives import check_columns, check_objectives, part_slice, part_slices
 from neuroembed.solver import (
     ContrastiveSolver,
     TrainResult,
@@ -196,12 +196,10 @@ def clipped_batch_size(
     return int(fewest)
 
 
-def uses_offset(conditional: str, hybrid: bool, conditionals: list[str] | None = None) -> bool:
-    """Whether positives depend on ``time_offset`` (time positives, or behaviour changes over it); with
-    ``objectives``, whether any of the parts' ``conditionals`` does."""
-    return (
-        any(c in ("time", "time_delta", "mixed") for c in conditionals or [conditional]) or hybrid
-    )
+def uses_offset(conditionals: list[str], hybrid: bool) -> bool:
+    """Whether positives depend on ``time_offset`` (time positives, or behaviour changes over it): with any of
+    ``conditionals`` (the fit's one, or each part's with ``objectives``), or with ``hybrid``."""
+    return any(c in ("time", "time_delta", "mixed") for c in conditionals) or hybrid
 
 
 def unwrap(
@@ -563,7 +561,7 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
     device = resolve_device(est.device)
     rng, generator = make_generators(est.random_state, device)
     left, _ = window_offsets(receptive_field)
-    offset = uses_offset(conditional, est.hybrid, conds)
+    offset = uses_offset(conds, est.hybrid)
     # with early stopping, training sees only each session's first part; the held-out blocks are separate arrays
     held_out = None
     train_arrays, train_behaviours, train_layouts = arrays, behaviours, layouts
@@ -678,7 +676,7 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
         loss_of_block,
         batch_size=batch_size,
         timed=timed,
-        parts=parts_of(est) if conditional == OBJECTIVES else None,
+        parts=parts_of(est),
     )
 
 
@@ -951,7 +949,7 @@ def continue_fitted(est: Any, t: Training) -> None:
 def transform(est: Any, X: Any, session: int, chunk_size: int, part: str | None) -> Any:
     """``est.transform``: pynapple in and out, a recording of several segments embedded segment by segment (each
     edge-padded at its own ends), and one part's columns with ``part``."""
-    columns = part_columns(est, part)
+    columns = None if part is None else part_slice(getattr(est, "parts_", None), part)
     timed = None
     if PN.is_pynapple(X):
         timed = PN.neural(X, est.bin_size)
@@ -973,20 +971,6 @@ def transform(est: Any, X: Any, session: int, chunk_size: int, part: str | None)
         return embedding
     names = feature_names_out(est)
     return PN.as_tsdframe(embedding, timed, names if columns is None else names[columns])
-
-
-def part_columns(est: Any, part: str | None) -> slice | None:
-    """The columns of ``part`` (``None``: all), or a clear error when the fitted model has no such part."""
-    if part is None:
-        return None
-    parts = getattr(est, "parts_", None)
-    if parts is None:
-        raise ValueError(
-            f"part={part!r} needs a model fitted with objectives; this one has a single embedding."
-        )
-    if part not in parts:
-        raise ValueError(f"part={part!r} is not one of the fitted parts {list(parts)}.")
-    return parts[part]
 
 
 def feature_names_out(est: Any) -> np.ndarray:

@@ -26,6 +26,7 @@ from neuroembed.attribution._fitted import (
 from neuroembed.attribution.ablation import feature_ablation
 from neuroembed.attribution.integrated_gradients import integrated_gradients
 from neuroembed.attribution.jacobian import check_reduce_window, inverted_jacobian, jacobian
+from neuroembed.sampling.objectives import part_slice
 
 __all__ = ["METHODS", "Attribution", "attribution_map"]
 
@@ -171,7 +172,7 @@ def attribution_map(
         raise ValueError(
             f"rtol must be below 1 (a fraction of the largest singular value); got {rtol}."
         )
-    rows = _part_rows(estimator, part)
+    rows = slice(None) if part is None else part_slice(getattr(estimator, "parts_", None), part)
     s = fitted.session_index(session)
     data = fitted.check_data(X, s)
     n, n_neurons = int(data.shape[0]), int(data.shape[1])
@@ -211,17 +212,3 @@ def attribution_map(
     if per_sample:
         return Attribution(summary, maps[:, rows])  # type: ignore[index]  # set with the first batch
     return summary
-
-
-def _part_rows(estimator: Any, part: str | None) -> slice:
-    """The rows of the map that belong to ``part`` (all for ``None``)."""
-    if part is None:
-        return slice(None)
-    parts = getattr(estimator, "parts_", None)
-    if not parts:
-        raise ValueError(
-            f"part={part!r} needs an estimator fitted with objectives; this one has none."
-        )
-    if part not in parts:
-        raise ValueError(f"part={part!r} is not one of the estimator's parts {list(parts)}.")
-    return parts[part]

@@ -25,7 +25,7 @@ from neuroembed.sampling.sampler import (
     SessionData,
 )
 
-__all__ = ["Objective", "ObjectiveSampler", "check_objectives", "part_slices"]
+__all__ = ["Objective", "ObjectiveSampler", "check_objectives", "part_slice", "part_slices"]
 
 _SPELLING = (
     "each entry is (conditional, dims), (conditional, dims, behaviour columns) or a dict with keys 'conditional', "
@@ -169,6 +169,18 @@ def check_columns(objectives: list[Objective], n_columns: int) -> None:
                 f"objective {o.name!r} follows behaviour columns {list(o.columns)}, but the continuous behaviour has "
                 f"{n_columns} column(s) (0 to {n_columns - 1})."
             )
+
+
+def part_slice(parts: dict[str, slice] | None, part: str) -> slice:
+    """The columns of the fitted part named ``part`` among ``parts`` (an estimator's ``parts_``), or a clear error
+    when the model has no parts or none of that name."""
+    if not parts:
+        raise ValueError(
+            f"part={part!r} needs a model fitted with objectives; this one has a single embedding."
+        )
+    if part not in parts:
+        raise ValueError(f"part={part!r} is not one of the fitted parts {list(parts)}.")
+    return parts[part]
 
 
 def part_slices(objectives: list[Objective]) -> list[slice]:
