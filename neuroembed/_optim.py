@@ -6,6 +6,15 @@ kernel that updates every parameter. :class:`FusedAdam` calls that kernel direct
 optimiser is in the plain state a fit keeps it in; otherwise, and for its first step (which creates the state), it is
 ``torch.optim.Adam``. Its updates and ``state_dict`` are those of ``torch.optim.Adam(..., fused=True)`` (tested bit
 for bit).
+
+``torch.optim.Optimizer`` wraps ``add_param_group``, ``zero_grad``, ``state_dict``, ``load_state_dict`` and every
+``step`` in functions whose first call imports ``torch._dynamo`` (and with it ``torch.distributed``, ``sympy`` and
+much of ``torch.fx``: about a second at start-up) only to tell a ``torch.compile`` trace what not to trace.
+:class:`FusedAdam` calls the functions inside those wrappers (:func:`_undecorated`), so an eager fit never imports
+the compiler; under ``torch.compile`` the fit's step is not traced anyway (the loop runs eagerly).
+
+:func:`make_adam` makes a :class:`FusedAdam` where neuroembed's custom training paths are on (the CPU by default,
+see :mod:`neuroembed._custom_paths`), and ``torch.optim.Adam(fused=True)`` elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +24,27 @@ from typing import Any
 
 import torch
 
+from neuroembed._custom_paths import custom_paths_on
+
 __all__ = ["FusedAdam", "make_adam"]
+
+
+def _undecorated(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` without the wrappers torch.optim puts around it (each one keeps the function it wraps in
+    ``__wrapped__``, as :func:`functools.wraps` does): the profiler-and-hooks wrapper of ``step``, the grad-mode
+    wrapper ``_use_grad_for_differentiable`` (a graph break for ``torch.compile``, then ``torch.set_grad_enabled
+    (differentiable)``) and ``torch._disable_dynamo``. What they do besides importing ``torch._dynamo`` is done by
+    the callers here: :class:`FusedAdam` runs its step under ``torch.no_grad`` (a fused Adam is never
+    differentiable) and calls the hooks once, in its own wrapped ``step``."""
+    while hasattr(function, "__wrapped__"):
+        function = function.__wrapped__
+    return function
+
+
+_ADD_PARAM_GROUP = _undecorated(torch.optim.Optimizer.add_param_group)
+_STATE_DICT = _undecorated(torch.optim.Optimizer.state_dict)
+_LOAD_STATE_DICT = _undecorated(torch.optim.Optimizer.load_state_dict)
+_ZERO_GRAD = _undecorated(torch.optim.Optimizer.zero_grad)
 
 
 class FusedAdam(torch.optim.Adam):
@@ -96,33 +125,42 @@ class FusedAdam(torch.optim.Adam):
         return None
 
     def _torch_step(self, closure: Callable[[], float] | None) -> float | None:
-        # torch.optim.Adam's step, without the hooks: this class's own step, which calls it, has run them (torch
-        # wraps every optimiser class's step, once, in a function that calls the hooks)
-        step = torch.optim.Adam.step
-        if getattr(step, "hooked", False):
-            step = step.__wrapped__  # type: ignore[attr-defined]
-        return step(self, closure)
+        # torch.optim.Adam's step, without the hooks (this class's own step, which calls it, has run them: torch
+        # wraps every optimiser class's step, once, in a function that calls the hooks) and without the grad-mode
+        # wrapper (this class's step runs under no_grad, which is what that wrapper sets for a fused Adam)
+        return _undecorated(torch.optim.Adam.step)(self, closure)  # type: ignore[no-any-return]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         if not set_to_none:
-            return super().zero_grad(set_to_none=False)
+            _ZERO_GRAD(self, set_to_none=False)
+            return
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
 
+    def state_dict(self) -> dict[str, Any]:
+        return _STATE_DICT(self)  # type: ignore[no-any-return]
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+        _LOAD_STATE_DICT(self, state_dict)
         self._lists = None  # the state tensors were replaced
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
+        _ADD_PARAM_GROUP(self, param_group)
         self._lists = None
 
 
 def make_adam(params: list[torch.nn.Parameter], learning_rate: float) -> torch.optim.Adam:
-    """:class:`FusedAdam` where this torch build has a fused Adam kernel for the parameters' device, else
-    ``torch.optim.Adam`` (the same update rule, one parameter at a time)."""
+    """Adam with torch's fused kernel where this torch build has one for the parameters' device, else
+    ``torch.optim.Adam`` (the same update rule, one parameter at a time).
+
+    The fused optimiser is a :class:`FusedAdam` where neuroembed's custom training paths are on for the parameters'
+    device (the CPU by default, see :mod:`neuroembed._custom_paths`), and ``torch.optim.Adam(fused=True)`` elsewhere.
+    """
+    custom = custom_paths_on(params[0].device if params else torch.device("cpu"))
     try:
-        return FusedAdam(params, lr=learning_rate)
+        if custom:
+            return FusedAdam(params, lr=learning_rate)
+        return torch.optim.Adam(params, lr=learning_rate, fused=True)
     except (RuntimeError, ValueError, TypeError):
         return torch.optim.Adam(params, lr=learning_rate)

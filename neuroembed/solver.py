@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from neuroembed._custom_paths import custom_paths_on
 from neuroembed.losses.jacobian import jacobian_penalty
 from neuroembed.models.conv import conv_channels_last, host_tensor, padded_rows
 from neuroembed.models.sparse import SparseRecording, conv_sparse_recording
@@ -308,6 +309,10 @@ class ContrastiveSolver:
         self._data = data
         self._sparse: dict[int, SparseRecording | None] = {}
         dev = data[0].device
+        # the hand-written paths (time-major layout, whole-recording first layer, the trunk's own backward) where
+        # they are on (the CPU by default); elsewhere the modules' own forward (see neuroembed._custom_paths)
+        self._custom_paths = custom_paths_on(dev)
+        self._window_rows = torch.arange(R, device=dev)
         # row offsets of a window's samples relative to its first, (receptive field, 1): time-major
         self._window = torch.arange(R, device=dev)[:, None]
         # the length of each session's first-layer output per window, and its row offsets
@@ -410,10 +415,14 @@ class ContrastiveSolver:
         outnumber the samples (all of them on a short recording: each window is then one row of the trunk's
         output, and the wide encoders cost little more per step than the narrow ones). The shared trunk runs once on the hidden activations of every session together: time-major with its
         hand-written backward (:mod:`neuroembed.models.time_major`), or through the module's own forward under
-        autocast, when compiled, and for MLP encoders.
+        autocast, when compiled, and for MLP encoders. Where neuroembed's custom paths are off (by default on every
+        device but the CPU, see :mod:`neuroembed._custom_paths`), all of it runs through the modules' own forward
+        and autograd instead (windows gathered channels-last, as ``transform`` runs them).
         """
         if self._module is not None:
             return self._encode_module(indices)
+        if not self._custom_paths:
+            return self._encode_modules(indices)
         time_major = self._time_major and not torch.is_autocast_enabled(self._data[0].device.type)
         trunk = self.model.trunk
         sizes = [[len(g) for g in groups] for groups in indices]
@@ -437,13 +446,23 @@ class ContrastiveSolver:
                 out = self._trunk_forward(h.transpose(0, 1).contiguous())
         out = out.squeeze(0) if time_major else out.squeeze(1)
         # float32 from here on, also under autocast: the loss's log-sum-exp wants the precision
-        out = out.float()
-        if n_sessions == 1:  # one session: no copies, the groups are views of the output
-            return list(torch.split(out, sizes[0]))
-        per_session = torch.split(out, [sum(sz) for sz in sizes])
-        parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]
-        n_groups = len(indices[0])
-        return [torch.cat([p[g] for p in parts]) for g in range(n_groups)]
+        return _groups(out.float(), sizes)
+
+    def _encode_modules(self, indices: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+        """:meth:`encode` through the modules' own channels-last forward and autograd, as ``transform`` runs them:
+        each session's windows ``(n_windows, receptive field, channels)`` through its first layer, then the shared
+        trunk once on all of them. The path where the custom paths are off (by default every device but the CPU)."""
+        sizes = [[len(g) for g in groups] for groups in indices]
+        hidden = []
+        for s, groups in enumerate(indices):
+            start = torch.cat(groups) - self.left
+            rows = (start[:, None] + self._window_rows).reshape(-1)
+            windows = torch.index_select(self._data[s], 0, rows).view(
+                start.shape[0], -1, self._data[s].shape[1]
+            )
+            hidden.append(conv_channels_last(windows, self.model.stems[s]))
+        h = hidden[0] if len(hidden) == 1 else torch.cat(hidden)
+        return _groups(self._trunk_forward(h).squeeze(1).float(), sizes)
 
     def _encode_module(self, indices: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """:meth:`encode` for a user's module of one session: its forward on the windows, channels first."""
@@ -533,6 +552,16 @@ class ContrastiveSolver:
             total = term if total is None else total + term
             n += ref.shape[0]
         return total / n
+
+
+def _groups(out: torch.Tensor, sizes: list[list[int]]) -> list[torch.Tensor]:
+    """Split embeddings ``out``, all sessions' groups in order (session 0's groups, then session 1's, ...), into one
+    tensor per group position, concatenated over sessions (``sizes[s][g]``: rows of session ``s``'s group ``g``)."""
+    if len(sizes) == 1:  # one session: no copies, the groups are views of the output
+        return list(torch.split(out, sizes[0]))
+    per_session = torch.split(out, [sum(sz) for sz in sizes])
+    parts = [torch.split(e, sz) for e, sz in zip(per_session, sizes)]
+    return [torch.cat([p[g] for p in parts]) for g in range(len(sizes[0]))]
 
 
 @torch.no_grad()

@@ -1,4 +1,5 @@
-"""FusedAdam makes torch.optim.Adam's (fused) updates bit for bit, on its fast path and off it."""
+"""FusedAdam makes torch.optim.Adam's (fused) updates bit for bit, on its fast path and off it, on every device of
+``tests/conftest.py``; make_adam picks it where the custom paths are on."""
 
 import pytest
 import torch
@@ -8,9 +9,9 @@ from neuroembed._optim import FusedAdam, make_adam
 SHAPES = [(4, 6, 2), (4,), (3, 4, 3), (3,)]
 
 
-def _pair(**kwargs):
+def _pair(device="cpu", **kwargs):
     torch.manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(s)) for s in SHAPES]
+    ours = [torch.nn.Parameter(torch.randn(s).to(device)) for s in SHAPES]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     return ours, FusedAdam(ours, **kwargs), theirs, torch.optim.Adam(theirs, fused=True, **kwargs)
 
@@ -19,7 +20,7 @@ def _step(params, optimizer, grads):
     optimizer.zero_grad()
     for p, g in zip(params, grads):
         if g is not None:
-            p.grad = g.clone()
+            p.grad = g.clone().to(p.device)
     optimizer.step()
 
 
@@ -46,8 +47,8 @@ def _assert_same(ours, opt, theirs, ref):
 @pytest.mark.parametrize(
     "kwargs", [dict(lr=3e-3), dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)]
 )
-def test_same_updates_and_state_as_torch_adam(kwargs):
-    ours, opt, theirs, ref = _pair(**kwargs)
+def test_same_updates_and_state_as_torch_adam(kwargs, device):
+    ours, opt, theirs, ref = _pair(device, **kwargs)
     g = torch.Generator().manual_seed(1)
     for i in range(12):
         grads = [torch.randn(s, generator=g) for s in SHAPES]
@@ -60,8 +61,8 @@ def test_same_updates_and_state_as_torch_adam(kwargs):
     _assert_same(ours, opt, theirs, ref)
 
 
-def test_resumed_from_a_state_dict():
-    ours, opt, theirs, ref = _pair(lr=1e-2)
+def test_resumed_from_a_state_dict(device):
+    ours, opt, theirs, ref = _pair(device, lr=1e-2)
     g = torch.Generator().manual_seed(2)
     _step_both(ours, opt, theirs, ref, g, 3)
     resumed = FusedAdam(ours, lr=1e-2)
@@ -70,9 +71,9 @@ def test_resumed_from_a_state_dict():
     _assert_same(ours, resumed, theirs, ref)
 
 
-def test_off_the_fast_path_it_is_torch_adam():
+def test_off_the_fast_path_it_is_torch_adam(device):
     # a parameter without a gradient, a closure, and a second parameter group all take torch's own step
-    ours, opt, theirs, ref = _pair(lr=1e-2)
+    ours, opt, theirs, ref = _pair(device, lr=1e-2)
     g = torch.Generator().manual_seed(3)
     _step_both(ours, opt, theirs, ref, g, 4, without_grad_at=2)
     _assert_same(ours, opt, theirs, ref)
@@ -82,7 +83,8 @@ def test_off_the_fast_path_it_is_torch_adam():
     assert loss_value == 1.5
     _assert_same(ours, opt, theirs, ref)
 
-    extra, extra_ref = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    extra = torch.nn.Parameter(torch.ones(2, device=device))
+    extra_ref = torch.nn.Parameter(torch.ones(2, device=device))
     opt.add_param_group({"params": [extra], "lr": 0.1})
     ref.add_param_group({"params": [extra_ref], "lr": 0.1})
     assert opt._fast_lists() is None
@@ -92,8 +94,8 @@ def test_off_the_fast_path_it_is_torch_adam():
     _assert_same([*ours, extra], opt, [*theirs, extra_ref], ref)
 
 
-def test_zero_grad_and_hooks():
-    ours, opt, _, _ = _pair(lr=1e-2)
+def test_zero_grad_and_hooks(device):
+    ours, opt, _, _ = _pair(device, lr=1e-2)
     for p in ours:
         p.grad = torch.ones_like(p)
     opt.zero_grad(set_to_none=False)
@@ -109,15 +111,27 @@ def test_zero_grad_and_hooks():
     assert calls == [1, 1, 1] and opt._lists is not None
 
 
-def test_make_adam():
-    params = [torch.nn.Parameter(torch.zeros(3))]
+def test_make_adam(device, monkeypatch):
+    # FusedAdam where the custom paths are on (by default the CPU only), torch.optim.Adam(fused=True) elsewhere
+    params = [torch.nn.Parameter(torch.zeros(3, device=device))]
+    monkeypatch.delenv("NEUROEMBED_CUSTOM_PATHS", raising=False)
     opt = make_adam(params, 0.01)
-    assert isinstance(opt, FusedAdam) and opt.param_groups[0]["lr"] == 0.01
+    assert isinstance(opt, FusedAdam) == (device == "cpu") and opt.param_groups[0]["lr"] == 0.01
+    assert opt.param_groups[0]["fused"]
+    for value, custom in (("1", True), ("0", False)):
+        monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", value)
+        assert isinstance(make_adam(params, 0.01), FusedAdam) == custom
+    monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", "yes")
+    with pytest.raises(ValueError, match="NEUROEMBED_CUSTOM_PATHS='yes' is not understood"):
+        make_adam(params, 0.01)
 
 
-def test_mixed_dtypes_and_tensor_learning_rates_take_torch_step():
+def test_mixed_dtypes_and_tensor_learning_rates_take_torch_step(device):
     torch.manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2).double())]
+    ours = [
+        torch.nn.Parameter(torch.randn(3).to(device)),
+        torch.nn.Parameter(torch.randn(2).double().to(device)),
+    ]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     opt, ref = FusedAdam(ours, lr=1e-2), torch.optim.Adam(theirs, lr=1e-2, fused=True)
     for _ in range(3):
@@ -126,8 +140,8 @@ def test_mixed_dtypes_and_tensor_learning_rates_take_torch_step():
         _step(theirs, ref, grads)
     assert opt._fast_lists() is None
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
-    params = [torch.nn.Parameter(torch.randn(3))]
-    tensor_lr = FusedAdam(params, lr=torch.tensor(1e-2))
+    params = [torch.nn.Parameter(torch.randn(3).to(device))]
+    tensor_lr = FusedAdam(params, lr=torch.tensor(1e-2, device=device))
     # after a step the state exists: only the tensor learning rate stops the fast path
     _step(params, tensor_lr, [torch.ones(3)])
     assert tensor_lr.state and tensor_lr._fast_lists() is None

@@ -115,15 +115,17 @@ def test_train_loop_history_grows_past_its_first_buffer(monkeypatch):
     np.testing.assert_array_equal(result.loss_history, np.asarray(losses, dtype=np.float32))
 
 
-def test_solver_loss_counts_only_the_rows_asked_for():
+def test_solver_loss_counts_only_the_rows_asked_for(device):
     from neuroembed.estimator import Estimator
 
     X = np.random.default_rng(0).poisson(1.0, (300, 6)).astype(np.float32)
-    est = Estimator(model="offset5", conditional="time", batch_size=8, device="cpu", random_state=0)
+    est = Estimator(
+        model="offset5", conditional="time", batch_size=8, device=device, random_state=0
+    )
     est._check_params()
     run = est._prepare(X, None)
     batch = run.solver.sampler.sample()
-    rows = torch.tensor([0, 3, 5])
+    rows = torch.tensor([0, 3, 5], device=device)
     with torch.no_grad():
         got = run.solver.loss(batch, rows=rows)
         ref, pos, neg = run.solver.encode(
@@ -180,11 +182,12 @@ def test_no_warnings_from_a_clean_loop():
 @pytest.mark.parametrize("model", ["offset1", "offset5", "offset10", "offset36", "dilated34"])
 @pytest.mark.parametrize("n_sessions", [1, 2])
 def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
-    model, n_sessions, monkeypatch
+    model, n_sessions, monkeypatch, device
 ):
-    # the module's own channels-last forward (autograd) is the reference for the time-major trunk with its
-    # hand-written backward, window by window, over the whole recording (stem, GELU and first block there; the
-    # stem as dense or as sparse products), and with one session of each kind
+    # the modules' own channels-last forward (autograd; the path where the custom paths are off) is the reference
+    # for the stem as products per kernel tap, the time-major trunk with its hand-written backward, window by
+    # window, over the whole recording (stem, GELU and first block there; the stem as dense or as sparse products,
+    # sparse on the CPU only), and with one session of each kind
     from neuroembed.estimator import Estimator
     from neuroembed.solver import ContrastiveSolver
 
@@ -193,15 +196,18 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
         rng.poisson(1.0, (n, 12 - 3 * i)).astype(np.float32)
         for i, n in enumerate([600, 3000][:n_sessions])
     ]
-    est = Estimator(model=model, conditional="time", batch_size=64, device="cpu", random_state=0)
+    est = Estimator(model=model, conditional="time", batch_size=64, device=device, random_state=0)
     est._check_params()
     run = est._prepare(X if n_sessions > 1 else X[0], None)
+    assert run.solver._custom_paths == (device == "cpu")
     batch = run.solver.sampler.sample()
     groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
     results = []
-    # (whole-recording fraction, time-major, largest density for sparse products): the module; window by window;
-    # whole recording, dense and sparse; the default (mixed with 2 sessions)
+    # (whole-recording fraction, time-major, largest density for sparse products): the modules (custom paths off);
+    # the stem's products per tap then the module; window by window; whole recording, dense and sparse; the
+    # default (mixed with 2 sessions)
     for fraction, time_major, density in (
+        (None, False, -1.0),
         (0.0, False, -1.0),
         (0.0, True, -1.0),
         (1e9, True, -1.0),
@@ -210,7 +216,8 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
         # the stem and only the first blocks over the whole of a 600-sample recording
         (0.1, True, 1.0),
     ):
-        monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction)
+        run.solver._custom_paths = fraction is not None
+        monkeypatch.setattr(ContrastiveSolver, "whole_recording_fraction", fraction or 0.0)
         monkeypatch.setattr(ContrastiveSolver, "max_sparse_density", density)
         run.solver._sparse.clear()
         run.solver._time_major = time_major and model != "offset1"
@@ -222,8 +229,10 @@ def test_every_training_forward_path_gives_the_same_embeddings_and_gradients(
             if model != "offset1":
                 assert run.solver._blocks_on_whole(192) == len(run.encoder.trunk.blocks)
             assert len(run.solver._sparse) == n_sessions
-            assert all((r is not None) == (density > 0) for r in run.solver._sparse.values())
-        sum((e * torch.linspace(-1, 1, e.numel()).view_as(e)).sum() for e in embedded).backward()
+            sparse = density > 0 and device == "cpu"
+            assert all((r is not None) == sparse for r in run.solver._sparse.values())
+        weights = [torch.linspace(-1, 1, e.numel(), device=e.device).view_as(e) for e in embedded]
+        sum((e * w).sum() for e, w in zip(embedded, weights)).backward()
         grads = [p.grad.clone() for p in run.encoder.parameters()]
         results.append(([e.detach() for e in embedded], grads))
     reference = results[0]

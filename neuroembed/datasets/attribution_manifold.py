@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.signal
 
 from neuroembed._validation import check_choice, check_positive_float, check_positive_int
 from neuroembed.datasets._common import make_rng
@@ -30,6 +29,8 @@ def smooth_latent(
     Ornstein-Uhlenbeck process its paths are differentiable. The filter states start in the
     stationary distribution: there is no transient at the start.
     """
+    import scipy.signal  # here, not at import: scipy.signal takes longer to import than a fit to start
+
     rho = np.exp(-bin_size / timescale)
     one_minus = -np.expm1(-2.0 * bin_size / timescale)  # 1 - rho^2, accurate for slow processes
     # innovations scaled so that the twice-filtered output has unit variance

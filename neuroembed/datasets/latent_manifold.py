@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.signal
 
 from neuroembed._validation import check_choice, check_positive_float, check_positive_int
 from neuroembed.datasets._common import make_rng
@@ -29,6 +28,8 @@ def slow_noise(
     """Unit-variance Gaussian noise, an AR(1) process with time constant ``timescale`` s (0: white noise)."""
     white = rng.normal(0.0, 1.0, (n_samples, n_dims))
     if timescale > 0:
+        import scipy.signal  # here, not at import: scipy.signal takes longer to import than a fit to start
+
         rho = np.exp(-bin_size / timescale)
         white[1:] *= np.sqrt(1.0 - rho**2)
         white = scipy.signal.lfilter([1.0], [1.0, -rho], white, axis=0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.signal
 
 from neuroembed._validation import check_positive_float, check_positive_int
 from neuroembed.datasets._common import check_fraction, check_range, make_rng, minimum_jerk
@@ -224,6 +223,8 @@ def linear_track(
         rho = np.exp(-bin_size / 2.0)
         shocks = rng.normal(0.0, np.sqrt(1.0 - rho**2), size=(n_samples, others.size))
         shocks[0] /= np.sqrt(1.0 - rho**2)  # start from the stationary distribution
+        import scipy.signal  # here, not at import: scipy.signal takes longer to import than a fit to start
+
         drift = scipy.signal.lfilter([1.0], [1.0, -rho], shocks, axis=0)
         rates[:, others] = (
             base * (1.0 + speed_slope * speed_now[:, None] / 0.5) * np.exp(0.3 * drift - 0.045)

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from neuroembed._custom_paths import custom_paths_on
 from neuroembed._validation import check_positive_float
 from neuroembed.losses._checks import (
     Temperature,
@@ -239,7 +240,8 @@ def info_nce_parts(
         )
 
     # CEBRA's case (cosine, negatives shared by all anchors, positive outside the denominator, a temperature
-    # without gradient) in float32 or float64: one function with a hand-written backward
+    # without gradient) in float32 or float64: one function with a hand-written backward, on the devices where
+    # the custom paths are on (the CPU by default, see neuroembed._custom_paths)
     fused = (
         distance == "cosine"
         and negatives.ndim == 2
@@ -248,6 +250,7 @@ def info_nce_parts(
         and anchor.dtype == positive.dtype == negatives.dtype
         and anchor.device == positive.device == negatives.device
         and not (isinstance(temperature, Tensor) and temperature.requires_grad)
+        and custom_paths_on(anchor.device)
     )
     if fused:
         return _CosineSharedInfoNCE.apply(anchor, positive, negatives, temperature)

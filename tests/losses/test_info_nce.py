@@ -261,14 +261,18 @@ def _normalize_then_score(anchor, positive, negatives, temperature):
 
 @pytest.mark.parametrize("temperature", [1.0, 0.1, 3.0, 1e-3, "tensor"])
 @pytest.mark.parametrize("degenerate", [False, True])
-def test_fused_case_matches_the_autograd_composition_and_the_reference(temperature, degenerate):
+def test_fused_case_matches_the_autograd_composition_and_the_reference(
+    temperature, degenerate, device, monkeypatch
+):
     from neuroembed.losses.info_nce import _parts_autograd
 
+    monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", "1")  # the hand-written loss, on every device
     a, p, n = make(b=6, k=9, d=4, seed=3)
     if degenerate:  # zero rows, and a row shorter than normalize's eps
         a[1] = 0.0
         n[2] = 0.0
         p[3] = 1e-13
+    a, p, n = a.to(device), p.to(device), n.to(device)
     if temperature == "tensor":
         temperature = torch.tensor(0.5, dtype=torch.float64)  # no gradient: still the fused case
     weights = (0.7, -1.3, 0.4)  # the loss and its two parts each carry a gradient
@@ -298,8 +302,9 @@ def test_fused_case_matches_the_autograd_composition_and_the_reference(temperatu
         )
 
 
-def test_fused_case_is_the_one_taken_and_only_for_it():
-    a, p, n = make(b=3, k=4)
+def test_fused_case_is_the_one_taken_and_only_for_it(device, monkeypatch):
+    monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", "1")
+    a, p, n = (x.to(device) for x in make(b=3, k=4))
     a.requires_grad_(True)
 
     def name(loss):
@@ -310,18 +315,32 @@ def test_fused_case_is_the_one_taken_and_only_for_it():
     others = [
         info_nce(a, p, n, distance="euclidean"),
         info_nce(a, p, n, positive_in_denominator=True),
-        info_nce(a, p, make(b=3, k=4, per_anchor=True)[2]),
+        info_nce(a, p, make(b=3, k=4, per_anchor=True)[2].to(device)),
         info_nce(a, p, n, torch.tensor(0.5, dtype=torch.float64, requires_grad=True)),
-        InfoNCE(0.5, learnable=True).double()(a, p, n),
+        InfoNCE(0.5, learnable=True).double().to(device)(a, p, n),
         info_nce(a.half(), p.half(), n.half()),
     ]
     assert not any("CosineSharedInfoNCE" in name(loss) for loss in others)
 
 
-def test_fused_case_gradcheck_and_partial_gradients():
+def test_fused_case_only_where_the_custom_paths_are_on(device, monkeypatch):
+    # by default on the CPU only; NEUROEMBED_CUSTOM_PATHS=1 on every device, =0 on none
+    a, p, n = (x.to(device) for x in make(b=3, k=4))
+    a.requires_grad_(True)
+    monkeypatch.delenv("NEUROEMBED_CUSTOM_PATHS", raising=False)
+    fused = {}
+    for value in (None, "1", "0"):
+        if value is not None:
+            monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", value)
+        fused[value] = "CosineSharedInfoNCE" in type(info_nce(a, p, n).grad_fn).__name__
+    assert fused == {None: device == "cpu", "1": True, "0": False}
+
+
+def test_fused_case_gradcheck_and_partial_gradients(device, monkeypatch):
     from neuroembed.losses.info_nce import _CosineSharedInfoNCE
 
-    a, p, n = make(b=4, k=5, seed=5)
+    monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", "1")
+    a, p, n = (x.to(device) for x in make(b=4, k=5, seed=5))
     for t in (a, p, n):
         t.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda *x: _CosineSharedInfoNCE.apply(*x, 0.7), (a, p, n))
@@ -334,8 +353,9 @@ def test_fused_case_gradcheck_and_partial_gradients():
     torch.testing.assert_close(grad, want[2], rtol=1e-12, atol=1e-12)
 
 
-def test_fused_case_float32():
-    a, p, n = make(b=64, k=128, d=8, dtype=torch.float32)
+def test_fused_case_float32(device, monkeypatch):
+    monkeypatch.setenv("NEUROEMBED_CUSTOM_PATHS", "1")
+    a, p, n = (x.to(device) for x in make(b=64, k=128, d=8, dtype=torch.float32))
     loss = info_nce(a, p, n)
     want = reference_info_nce(a, p, n, 1.0, "cosine", False)
     assert loss.item() == pytest.approx(want, rel=1e-5)

@@ -1,4 +1,5 @@
-"""The time-major trunk with its hand-written backward gives the module's own values and gradients."""
+"""The time-major trunk with its hand-written backward gives the module's own values and gradients, on every device
+of ``tests/conftest.py``."""
 
 import functools
 
@@ -14,20 +15,22 @@ def _grads(trunk, stem_out, run):
         p.grad = None
     stem_out = stem_out.detach().clone().requires_grad_(True)
     out = run(stem_out)
-    weights = torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype).view_as(out)
+    weights = torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype, device=out.device).view_as(
+        out
+    )
     (out * weights).sum().backward()
     return out.detach(), stem_out.grad, [p.grad.clone() for p in trunk.parameters()]
 
 
 @pytest.mark.parametrize("name", ["offset5", "offset10", "offset36", "dilated18", "dilated34"])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_values_and_gradients_match_the_module(name, normalize):
+def test_values_and_gradients_match_the_module(name, normalize, device):
     torch.manual_seed(0)
-    encoder = MODELS[name](7, 16, 5, normalize=normalize).double()
+    encoder = MODELS[name](7, 16, 5, normalize=normalize).double().to(device)
     trunk = encoder.trunk
     assert supports_time_major(trunk)
     length = encoder.receptive_field - encoder.stem.kernel_size[0] + 1 + 3  # 4 outputs per window
-    stem_out = torch.randn(length, 11, 16, dtype=torch.float64)
+    stem_out = torch.randn(length, 11, 16, dtype=torch.float64).to(device)
 
     def reference(h):  # the module's channels-last forward, through autograd
         return trunk.forward_channels_last(h.transpose(0, 1)).transpose(0, 1)
@@ -41,10 +44,10 @@ def test_values_and_gradients_match_the_module(name, normalize):
         torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
 
 
-def test_gradcheck():
+def test_gradcheck(device):
     torch.manual_seed(1)
-    trunk = MODELS["offset10"](3, 4, 2).double().trunk
-    stem_out = torch.randn(9, 3, 4, dtype=torch.float64, requires_grad=True)
+    trunk = MODELS["offset10"](3, 4, 2).double().trunk.to(device)
+    stem_out = torch.randn(9, 3, 4, dtype=torch.float64).to(device).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda h: trunk_time_major(trunk, h), (stem_out,))
 
 
@@ -53,25 +56,26 @@ def test_dense_trunks_are_not_supported():
 
 
 @pytest.mark.parametrize("name", ["offset5", "offset10", "offset36", "dilated18", "dilated34"])
-def test_blocks_on_a_whole_recording_then_windows_match_the_module_per_window(name):
+def test_blocks_on_a_whole_recording_then_windows_match_the_module_per_window(name, device):
     # the GELU and the first n_whole blocks on one long sequence, then the windows cut out of it, equal the
     # module run on each window cut from the stem's output
     torch.manual_seed(2)
-    encoder = MODELS[name](7, 16, 5).double()
+    encoder = MODELS[name](7, 16, 5).double().to(device)
     trunk = encoder.trunk
     length = encoder.receptive_field - encoder.stem.kernel_size[0] + 1 + 2  # 3 outputs per window
-    sequence = torch.randn(60, 1, 16, dtype=torch.float64)
-    start = torch.tensor([0, 5, 5, 17, 60 - length])  # a repeat and both ends
-    windows = sequence[start[None, :] + torch.arange(length)[:, None], 0]  # (length, n_windows, 16)
+    sequence = torch.randn(60, 1, 16, dtype=torch.float64).to(device)
+    start = torch.tensor([0, 5, 5, 17, 60 - length], device=device)  # a repeat and both ends
+    time = torch.arange(length, device=device)
+    windows = sequence[start[None, :] + time[:, None], 0]  # (length, n_windows, 16)
 
     def reference(h):  # h: the long sequence; autograd through the cut and the module
-        cut = h[start[None, :] + torch.arange(length)[:, None], 0]
+        cut = h[start[None, :] + time[:, None], 0]
         return trunk.forward_channels_last(cut.transpose(0, 1)).transpose(0, 1)
 
     want = _grads(trunk, sequence, reference)
     assert want[0].shape == (3, 5, 5) and windows.shape == (length, 5, 16)
     for n_whole in range(len(trunk.blocks) + 1):
-        rows = start[None, :] + torch.arange(length - whole_shrink(trunk, n_whole))[:, None]
+        rows = start[None, :] + time[: length - whole_shrink(trunk, n_whole), None]
         run = functools.partial(trunk_time_major, trunk, rows=rows, n_whole=n_whole)
         got = _grads(trunk, sequence, run)
         torch.testing.assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
@@ -88,10 +92,10 @@ def test_n_whole_out_of_range():
         )
 
 
-def test_gradcheck_dilated():
+def test_gradcheck_dilated(device):
     torch.manual_seed(3)
-    trunk = MODELS["dilated18"](3, 4, 2).double().trunk
-    stem_out = torch.randn(19, 2, 4, dtype=torch.float64, requires_grad=True)
+    trunk = MODELS["dilated18"](3, 4, 2).double().trunk.to(device)
+    stem_out = torch.randn(19, 2, 4, dtype=torch.float64).to(device).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda h: trunk_time_major(trunk, h), (stem_out,))
 
 
@@ -102,17 +106,20 @@ def test_whole_shrink_adds_the_blocks_dilations():
 
 
 @pytest.mark.parametrize("name", ["offset10", "dilated34"])
-def test_a_frozen_trunk_passes_the_same_input_gradient_and_computes_no_weight_gradients(name):
+def test_a_frozen_trunk_passes_the_same_input_gradient_and_computes_no_weight_gradients(
+    name, device
+):
     torch.manual_seed(5)
-    trunk = MODELS[name](3, 8, 4).double().trunk
-    stem_out = torch.randn(trunk_length(trunk) + 2, 5, 8, dtype=torch.float64)
+    trunk = MODELS[name](3, 8, 4).double().trunk.to(device)
+    stem_out = torch.randn(trunk_length(trunk) + 2, 5, 8, dtype=torch.float64).to(device)
     want = _grads(trunk, stem_out, lambda h: trunk_time_major(trunk, h))
     trunk.requires_grad_(False)
     for p in trunk.parameters():
         p.grad = None
     h = stem_out.clone().requires_grad_(True)
     out = trunk_time_major(trunk, h)
-    (out * torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+    weights = torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype, device=out.device)
+    (out * weights.view_as(out)).sum().backward()
     torch.testing.assert_close(h.grad, want[1], rtol=1e-12, atol=1e-12)
     assert all(p.grad is None for p in trunk.parameters())
 
