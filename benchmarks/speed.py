@@ -20,11 +20,24 @@ Four measurements, each written to ``results/speed.md`` (with the date, machine,
 4. **Streamed transform.** A 10^7 x 100 float32 HDF5 dataset (4 GB) is embedded by ``transform`` straight from
    the file, in a fresh process whose peak resident memory (``VmHWM``) is reported.
 
+Two more parts, run only when asked for (``--parts grid dense``), write ``results/speed_grid.md`` and
+``results/speed_grid.json``:
+
+5. **Grid** (``benchmarks/_speed_grid.py``, whose docstring gives the design): both systems, alternating, whole fits
+   with setup at two iteration counts, over the orthogonal array L9(3^4) of neurons {20, 120, 500} x samples {1e4,
+   1e5, 1e6} x non-zero entries {2 %, 10 %, 60 %} x behaviour {1-D, ring, 3-D}, a head-direction-shaped point
+   (42,000 x 19, 11 %, ring) and two ring recordings fitted with 1-D behaviour too; then the real recordings of
+   ``../shared/data``. Whole-fit and marginal seconds per iteration; median and worst ratio per conditional.
+6. **Dense step** (``benchmarks/_speed_dense.py``): neuroembed's steady-state step on dense traces with 20, 120 and
+   500 neurons in GFLOP/s (operations counted from the layers), beside plain ``torch.mm`` on the same shapes.
+
 Run from the repository root, in an environment with neuroembed and ``cebra`` (see ``benchmarks/README.md``)::
 
     python benchmarks/speed.py                 # everything, writes results/speed.md (about 5 minutes on 2 cores)
     python benchmarks/speed.py --quick --output -   # smoke test: tiny sizes, prints the table only
     python benchmarks/speed.py --parts head    # only the head-to-head comparison
+    python benchmarks/speed.py --parts grid dense   # the grid and the dense step: results/speed_grid.md (20-30 min)
+    python benchmarks/speed.py --parts grid --quick --output -   # smoke test of the grid, under a minute
 
 Without ``cebra`` the head-to-head table has neuroembed alone and says so.
 """
@@ -51,6 +64,9 @@ import neuroembed as ne
 from neuroembed.solver import ContrastiveSolver
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _speed_dense  # noqa: E402
+import _speed_grid  # noqa: E402
+import _tasks  # noqa: E402
 from quality import (  # noqa: E402
     cebra_kwargs,
     cebra_version,
@@ -62,7 +78,10 @@ from quality import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
+GRID_OUTPUT = REPO / "benchmarks" / "results" / "speed_grid.md"
 PARTS = ("head", "sparse", "scaling", "stream")
+# asked for by name only; written to GRID_OUTPUT (and its JSON)
+GRID_PARTS = ("grid", "dense")
 
 # the settings both systems share, in neuroembed's spelling (quality.cebra_kwargs translates them for CEBRA)
 SETTINGS = dict(
@@ -101,7 +120,7 @@ def fit_neuroembed(
         **SETTINGS,
         conditional=conditional,
         max_iterations=iterations,
-        device="cpu",
+        device=_speed_grid.DEVICE,
         random_state=seed,
         precision=precision,
     )
@@ -121,7 +140,10 @@ def fit_cebra(X: np.ndarray, y: np.ndarray, conditional: str, iterations: int, s
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
     model = cebra.CEBRA(
-        **cebra_kwargs(SETTINGS), conditional=conditional, max_iterations=iterations, device="cpu"
+        **cebra_kwargs(SETTINGS),
+        conditional=conditional,
+        max_iterations=iterations,
+        device=_speed_grid.DEVICE,
     )
     start = time.perf_counter()
     if conditional == "time":
@@ -512,16 +534,20 @@ def run_stream(args: argparse.Namespace) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------------------------
 def header(
-    args: argparse.Namespace, cebra: str | None, loads: list[tuple[float, ...]], wall: float
+    args: argparse.Namespace,
+    cebra: str | None,
+    loads: list[tuple[float, ...]],
+    wall: float,
+    title: str = "Training speed: neuroembed and CEBRA",
 ) -> list[str]:
     now = datetime.datetime.now().astimezone()
     before = loads[0][0]
     return [
-        "# Training speed: neuroembed and CEBRA",
+        f"# {title}",
         "",
         f"- date: {now:%Y-%m-%d %H:%M %Z}",
         f"- machine: {platform.platform()}; CPU {cpu_model()}, {os.cpu_count()} cores; torch threads "
-        f"{torch.get_num_threads()}; device cpu",
+        f"{torch.get_num_threads()}; device {_speed_grid.DEVICE}",
         f"- load average (1 min) before the run: {before:.2f}"
         + (
             " (the machine was busy: timings are inflated)"
@@ -545,7 +571,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="tiny sizes: a smoke test, not a benchmark"
     )
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS + GRID_PARTS,
+        default=list(PARTS),
+        help="default: the first four; 'grid' and 'dense' (results/speed_grid.md) only when named",
+    )
+    parser.add_argument(
+        "--data-dir", default=str(_tasks.DEFAULT_DATA_DIR), help="the real recordings (grid part)"
+    )
     parser.add_argument(
         "--iterations", type=int, default=200, help="iterations per head-to-head fit"
     )
@@ -557,16 +592,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     parser.add_argument(
+        "--device",
+        default="cpu",
+        help="the device both systems train on in the head-to-head and grid parts (e.g. cuda; default cpu)",
+    )
+    parser.add_argument(
         "--scratch", default=None, help="folder for the 4 GB HDF5 file (default: the temp dir)"
     )
     parser.add_argument(
-        "--output", default=str(DEFAULT_OUTPUT), help="markdown file to write, or '-' to print only"
+        "--output",
+        default=None,
+        help="markdown file to write, or '-' to print only (default: results/speed.md for the first four parts, "
+        "results/speed_grid.md and .json for grid and dense)",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
+    _speed_grid.DEVICE = args.device
     if args.threads:
         torch.set_num_threads(args.threads)
     cebra = cebra_version()
@@ -574,6 +618,8 @@ def main(argv: list[str] | None = None) -> str:
         print("cebra is not installed: timing neuroembed alone", file=sys.stderr)
     start = time.perf_counter()
     body: list[str] = []
+    grid_body: list[str] = []
+    raw: dict[str, Any] = {}
     loads = []
     runners: dict[str, Any] = {
         "head": lambda: run_head(args, cebra is not None),
@@ -583,9 +629,33 @@ def main(argv: list[str] | None = None) -> str:
     }
     for part in args.parts:
         loads.append(os.getloadavg())
-        body += runners[part]() + [""]
-    text = "\n".join(header(args, cebra, loads, time.perf_counter() - start) + body)
-    write_output(text, args.output)
+        if part == "grid":
+            lines, raw["grid"] = _speed_grid.run_grid(args, SETTINGS, cebra is not None)
+            grid_body += lines + [""]
+        elif part == "dense":
+            lines, raw["dense"] = _speed_dense.run_dense(args, SETTINGS)
+            grid_body += lines + [""]
+        else:
+            body += runners[part]() + [""]
+    wall = time.perf_counter() - start
+    # each set of parts to its own file, or everything to --output
+    files: dict[str, list[str]] = {}
+    if body:
+        text = "\n".join(header(args, cebra, loads, wall) + body)
+        files.setdefault(args.output or str(DEFAULT_OUTPUT), []).append(text)
+    if grid_body:
+        title = "Training speed over a grid of recordings, and the dense step"
+        text = "\n".join(header(args, cebra, loads, wall, title) + grid_body)
+        output = args.output or str(GRID_OUTPUT)
+        files.setdefault(output, []).append(text)
+        if output != "-":
+            _speed_grid.write_json(
+                {"produced_by": " ".join(["python benchmarks/speed.py", *sys.argv[1:]]), **raw},
+                Path(output).with_suffix(".json"),
+            )
+    for output, texts in files.items():
+        write_output("\n\n".join(texts), output)
+    text = "\n\n".join(t for texts in files.values() for t in texts)
     print(text)
     return text
 

@@ -1,6 +1,6 @@
 """Exact nearest-neighbour search on the device, used to find behaviour positives.
 
-Two strategies, chosen once from the data when the index is built:
+The strategy is chosen once from the data when the index is built (``strategy="auto"``):
 
 * **sorted** — when at most one column is continuous and the others take few distinct values (position on a track
   with direction flags, head direction, a 1-D label). The points are split into groups by their few-valued columns
@@ -9,27 +9,46 @@ Two strategies, chosen once from the data when the index is built:
   the nearest point lies among the two neighbours on each side of the insertion point (two, so that the query's own
   reference can be excluded), and the exact euclidean distance of those few candidates decides. The cost per query is
   ``O(n_groups * log n)``, independent of recording length in practice.
-* **tree** — on the CPU, for several continuous columns (2-D position, ...) of a long recording without labels: a
-  k-d tree (:class:`scipy.spatial.cKDTree`) built once; a query asks for the two nearest points (two, so that the
-  reference can be excluded). ``O(log n)`` per query. On a GPU the brute-force path below stays on the device.
-* **brute force** — otherwise: exact distances to every point, in chunks of the recording accumulated one dimension
-  at a time, keeping a running minimum, so memory stays bounded by ``chunk_elements`` whatever the recording length.
+* **tree** — on the CPU, for several continuous columns without labels (2-D position, head direction as
+  ``(cos, sin)``, 3-D): a k-d tree (:class:`scipy.spatial.cKDTree`) over the *distinct* values, each keeping its
+  first two sample indices, so that thousands of identical points (an animal sitting still) are one node, not
+  thousands of ties to visit; its nodes are not shrunk to their points, which on behaviour lying on a curve (a
+  ring) makes a query visit several times fewer of them. A query asks for the two nearest values (two, so that the
+  reference can be excluded).
+* **blocks** — on the CPU with labels (the *mixed* conditional with several continuous columns), or when asked
+  for: the points are cut once into blocks of about ``_BLOCK_SIZE`` neighbouring points by a balanced k-d
+  partition (at every level each block is halved at the median of its widest column; the label enters as one more
+  column whose values lie further apart than any two behaviour values, so blocks rarely mix labels), and
+  consecutive blocks form groups. A batch of queries is answered with tensor operations: a lower bound of the
+  distance from every query to every group's bounding box, the nearest groups, the nearest of their blocks by the
+  same bound, and exact distances to those blocks' points. Where a group or block left out has a bound below the
+  best distance found (a target far from every point, such as inside a ring), every such block is searched, so
+  the answer is exact.
+* **brute force** — otherwise (short recordings, other devices): exact distances to every point, in chunks of the
+  recording accumulated one dimension at a time, keeping a running minimum, so memory stays bounded by
+  ``chunk_elements`` whatever the recording length; on a GPU its cost stays small next to the encoder.
 
-Both return the exact nearest neighbour (ties go to the candidate found first) and accept labels: a query then only
-matches points with the same label (the *mixed* conditional).
+All return the exact nearest neighbour (among points at exactly the same distance, the lowest index in the brute
+force and among identical points in the tree; one of them otherwise) and accept labels: a query then only matches points with the same label (the *mixed*
+conditional).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["NearestNeighbours"]
+__all__ = ["NearestNeighbours", "STRATEGIES"]
+
+STRATEGIES = ("auto", "tree", "blocks", "brute")  # what ``strategy=`` may ask for
 
 _MAX_LEVELS = 32  # a column with at most this many distinct values is grouped on, not searched
 _MAX_GROUPS = 64
-_TREE_MIN_POINTS = (
-    4096  # below this, brute force over the whole recording is as fast as a tree query
-)
+_INDEX_MIN_POINTS = 2048  # below this, brute force over the whole recording is as fast as an index
+_BLOCK_SIZE = 16  # points per block (the last level of the partition)
+_NEAR_GROUPS = 4  # groups of blocks, and blocks, searched per query before the bounds are checked
+_NEAR_BLOCKS = 8
 
 
 class NearestNeighbours:
@@ -42,11 +61,14 @@ class NearestNeighbours:
     labels : Tensor of shape (n_points,), optional
         Integer labels; queries then match only points of their own label.
     chunk_elements : int
-        Upper bound on ``n_queries * chunk`` for the brute-force path (memory bound).
+        Upper bound on the number of query-point distances held at once (memory bound).
+    strategy : {"auto", "tree", "blocks", "brute"}
+        ``"auto"`` chooses from the data (see the module docstring); the others force a search (``"tree"`` only
+        for unlabelled points on the CPU), which tests and benchmarks use to compare them.
 
     Attributes
     ----------
-    strategy : {"sorted", "tree", "brute"}
+    strategy : {"sorted", "tree", "blocks", "brute"}
         The search used (see the module docstring).
 
     Examples
@@ -66,29 +88,38 @@ class NearestNeighbours:
         labels: torch.Tensor | None = None,
         *,
         chunk_elements: int = 1 << 20,
+        strategy: str = "auto",
     ):
         if points.ndim != 2 or points.shape[0] == 0:
             raise ValueError(
                 f"points must be a non-empty 2-D tensor (n_points, n_dims); got shape {tuple(points.shape)}."
+            )
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}.")
+        if strategy == "tree" and (labels is not None or points.device.type != "cpu"):
+            raise ValueError(
+                "strategy='tree' searches unlabelled points on the CPU; use 'blocks' or 'brute' for labels or "
+                f"another device (got labels={labels is not None}, device={points.device.type!r})."
             )
         self.points = points
         self.labels = labels
         self.chunk_elements = chunk_elements
         self.n_points, self.n_dims = points.shape
         self.strategy = "brute"
-        continuous = [d for d in range(self.n_dims) if not self._few_levels(points[:, d])]
-        if len(continuous) <= 1:
-            self._build_sorted(continuous[0] if continuous else 0)
-        if (
-            self.strategy == "brute"
-            and labels is None
-            and points.device.type == "cpu"
-            and self.n_points >= _TREE_MIN_POINTS
-        ):
-            from scipy.spatial import cKDTree
-
-            self._tree = cKDTree(points.double().numpy())
-            self.strategy = "tree"
+        if strategy == "auto":
+            continuous = [d for d in range(self.n_dims) if not self._few_levels(points[:, d])]
+            if len(continuous) <= 1:
+                self._build_sorted(continuous[0] if continuous else 0)
+            if (
+                self.strategy == "brute"
+                and self.n_points >= _INDEX_MIN_POINTS
+                and points.device.type == "cpu"
+            ):
+                strategy = "tree" if labels is None else "blocks"
+        if strategy == "tree":
+            self._build_tree()
+        elif strategy == "blocks":
+            self._build_blocks()
 
     @staticmethod
     def _few_levels(column: torch.Tensor) -> bool:
@@ -119,6 +150,84 @@ class NearestNeighbours:
         )
         self._search_dim = search_dim
         self.strategy = "sorted"
+
+    def _build_tree(self) -> None:
+        import numpy as np
+        from scipy.spatial import cKDTree
+
+        values = self.points.detach().double().numpy()
+        # one tree node per distinct value: an animal sitting still gives thousands of identical points, which a
+        # tree would visit one by one (all tie); each distinct value keeps its first two sample indices
+        unique, first, inverse, counts = np.unique(
+            values, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.reshape(-1)
+        order = np.argsort(
+            inverse, kind="stable"
+        )  # samples grouped by value, in time order within a value
+        starts = np.cumsum(counts) - counts
+        second = np.where(counts > 1, order[np.minimum(starts + 1, len(order) - 1)], -1)
+        # no shrinking of the nodes to their points and no median splits: on behaviour that lies on a curve (a
+        # ring) shrunken nodes make a query visit many times more of them (10x measured on a ring)
+        self._tree = cKDTree(unique, compact_nodes=False, balanced_tree=False)
+        self._unique_of = torch.from_numpy(inverse.astype(np.int64))
+        self._first = torch.from_numpy(first.astype(np.int64))
+        self._second = torch.from_numpy(second.astype(np.int64))
+        self.strategy = "tree"
+
+    def _build_blocks(self) -> None:
+        points = self.points
+        coords = points
+        if self.labels is not None:
+            # the label as one more column, its values further apart than any two behaviour values: blocks then
+            # rarely mix labels, and a block's distance bound still holds for the points of the query's label
+            self._label_values, code = torch.unique(self.labels, return_inverse=True)
+            span = float((points.max(0).values - points.min(0).values).max())
+            self._label_gap = 4.0 * span + 1.0
+            coords = torch.cat([points, (code.to(points.dtype) * self._label_gap)[:, None]], 1)
+        n = coords.shape[0]
+        depth = max(2, math.ceil(math.log2(n / _BLOCK_SIZE)))
+        n_blocks = 1 << depth
+        position = torch.arange(n, device=points.device)
+        order = position
+        for level in range(depth):
+            # order every block of this level along its widest column; the next level halves it at its median
+            segment = position * (1 << level) // n
+            lo, hi = self._segment_bounds(coords[order], segment, 1 << level)
+            widest = (hi - lo).argmax(1)
+            value = coords[order].gather(1, widest[segment][:, None]).squeeze(1).double()
+            low = lo.gather(1, widest[:, None]).squeeze(1).double()[segment]
+            width = (hi - lo).max(1).values.double().clamp_min(1e-300)[segment]
+            key = segment.double() + 0.5 * (value - low) / width  # within [segment, segment + 0.5]
+            order = order[torch.argsort(key, stable=True)]
+        block = position * n_blocks // n
+        self._block_lo, self._block_hi = self._segment_bounds(coords[order], block, n_blocks)
+        counts = torch.bincount(block, minlength=n_blocks)
+        starts = torch.cumsum(counts, 0) - counts
+        members = torch.full(
+            (n_blocks, int(counts.max())), -1, dtype=torch.long, device=points.device
+        )
+        members[block, position - starts[block]] = order
+        self._members = members
+        # groups of consecutive blocks (the nodes of the partition some levels up), with their own boxes: a query
+        # first bounds its distance to every group, then to the blocks of its nearest groups
+        per_group = 1 << max(0, round(math.log2(math.sqrt(n_blocks / _NEAR_GROUPS))))
+        group = torch.arange(n_blocks, device=points.device) // per_group
+        self._group_lo = self._segment_bounds(self._block_lo, group, n_blocks // per_group)[0]
+        self._group_hi = self._segment_bounds(self._block_hi, group, n_blocks // per_group)[1]
+        self._per_group = per_group
+        self.strategy = "blocks"
+
+    @staticmethod
+    def _segment_bounds(
+        values: torch.Tensor, segment: torch.Tensor, n_segments: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per segment, the smallest and largest value of every column."""
+        index = segment[:, None].expand(-1, values.shape[1])
+        shape = (n_segments, values.shape[1])
+        lo = values.new_full(shape, float("inf")).scatter_reduce(0, index, values, "amin")
+        hi = values.new_full(shape, float("-inf")).scatter_reduce(0, index, values, "amax")
+        return lo, hi
 
     def query(
         self,
@@ -154,16 +263,123 @@ class NearestNeighbours:
             return self._query_sorted(targets, labels, exclude)
         if self.strategy == "tree":
             return self._query_tree(targets, exclude)
+        if self.strategy == "blocks":
+            return self._query_blocks(targets, labels, exclude)
         return self._query_brute(targets, labels, exclude)
 
     def _query_tree(self, targets, exclude):
-        k = 1 if exclude is None or self.n_points < 2 else 2
+        n_unique = self._first.shape[0]
+        k = 1 if exclude is None or n_unique < 2 else 2
         _, idx = self._tree.query(targets.detach().double().numpy(), k=k)
         idx = torch.from_numpy(idx.astype("int64", copy=False)).reshape(targets.shape[0], k)
+        nearest = idx[:, 0]
+        if exclude is None:
+            return self._first[nearest]
+        # the nearest value, unless it is the reference's own and the reference is its only sample
+        own = nearest == self._unique_of[exclude]
+        first = self._first[nearest]
+        other_copy = torch.where(first == exclude, self._second[nearest], first)
         if k == 1:
-            return idx[:, 0]
-        # the two nearest are distinct points, so at most one is the excluded reference
-        return torch.where(idx[:, 0] == exclude, idx[:, 1], idx[:, 0])
+            return torch.where(own & (other_copy < 0), exclude, torch.where(own, other_copy, first))
+        next_value = self._first[idx[:, 1]]
+        return torch.where(own, torch.where(other_copy >= 0, other_copy, next_value), first)
+
+    def _query_blocks(self, targets, labels, exclude):
+        coords = targets
+        if labels is not None:
+            code = torch.searchsorted(self._label_values, labels)
+            coords = torch.cat([targets, (code.to(targets.dtype) * self._label_gap)[:, None]], 1)
+        n_groups = self._group_lo.shape[0]
+        k_groups = min(_NEAR_GROUPS, n_groups)
+        rows = max(1, self.chunk_elements // max(n_groups, k_groups * self._per_group))
+        found, best = [], []
+        for start in range(0, targets.shape[0], rows):
+            part = slice(start, start + rows)
+            f, b = self._query_blocks_chunk(
+                targets[part],
+                coords[part],
+                None if labels is None else labels[part],
+                None if exclude is None else exclude[part],
+                k_groups,
+            )
+            found.append(f)
+            best.append(b)
+        return self._alone(torch.cat(found), torch.cat(best), exclude)
+
+    @staticmethod
+    def _box_bound(coords, lo, hi):
+        """Squared distance from each query to each box: a lower bound of its distance to every point inside."""
+        if lo.ndim == 2:
+            lo, hi = lo[None], hi[None]
+        q = coords[:, None, :]
+        return (((lo - q).clamp_min(0) + (q - hi).clamp_min(0)) ** 2).sum(-1)
+
+    def _query_blocks_chunk(self, targets, coords, labels, exclude, k_groups):
+        group_bound = self._box_bound(coords, self._group_lo, self._group_hi)  # (B, n_groups)
+        found, best, blocks_needed = self._search_blocks(
+            targets, coords, group_bound, labels, exclude, k_groups, _NEAR_BLOCKS
+        )
+        # A group or block whose bound is below the best distance found may hold a nearer point. Where more of
+        # them exist than were searched (a target far from the behaviour, such as inside a ring, where many blocks
+        # are almost equally far), search every one of them: the answer is then exact.
+        groups_needed = (group_bound < best[:, None]).sum(1)
+        unsure = torch.nonzero((groups_needed > k_groups) | (blocks_needed > _NEAR_BLOCKS))
+        if not unsure.numel():
+            return found, best
+        unsure = unsure.squeeze(1)
+        # in groups of rows of similar need (a power of two), each in chunks of bounded memory
+        level = torch.ceil(torch.log2(groups_needed[unsure].clamp_min(1).double())).long()
+        for lv in torch.unique(level).tolist():
+            rows = unsure[level == lv]
+            k = min(1 << lv, self._group_lo.shape[0])
+            step = max(1, self.chunk_elements // (k * self._per_group * self._members.shape[1]))
+            for start in range(0, rows.numel(), step):
+                r = rows[start : start + step]
+                f, b, _ = self._search_blocks(
+                    targets[r],
+                    coords[r],
+                    group_bound[r],
+                    None if labels is None else labels[r],
+                    None if exclude is None else exclude[r],
+                    k,
+                    None,
+                    best[r],
+                )
+                nearer = b < best[r]
+                found[r] = torch.where(nearer, f, found[r])
+                best[r] = torch.where(nearer, b, best[r])
+        return found, best
+
+    def _search_blocks(
+        self, targets, coords, group_bound, labels, exclude, k_groups, k_blocks, upper=None
+    ):
+        """The nearest point among the ``k_blocks`` nearest blocks (by their bound) of each query's ``k_groups``
+        nearest groups, its squared distance, and how many of those groups' blocks have a bound below it.
+
+        With ``k_blocks=None``, every block of those groups whose bound is below ``upper`` is searched."""
+        _, near_groups = torch.topk(group_bound, k_groups, dim=1, largest=False, sorted=False)
+        blocks = (
+            near_groups[:, :, None] * self._per_group
+            + torch.arange(self._per_group, device=near_groups.device)
+        ).flatten(1)  # (B, k_groups * per_group)
+        block_bound = self._box_bound(coords, self._block_lo[blocks], self._block_hi[blocks])
+        if k_blocks is None:
+            k_blocks = max(1, int((block_bound < upper[:, None]).sum(1).max()))
+        k_blocks = min(k_blocks, blocks.shape[1])
+        _, near = torch.topk(block_bound, k_blocks, dim=1, largest=False, sorted=False)
+        idx = self._members[blocks.gather(1, near)].flatten(1)  # (B, k_blocks * size); -1: padding
+        safe = idx.clamp_min(0)
+        dist = (self.points[safe, 0] - targets[:, :1]) ** 2
+        for d in range(1, self.n_dims):
+            dist += (self.points[safe, d] - targets[:, d : d + 1]) ** 2
+        bad = idx < 0
+        if exclude is not None:
+            bad |= idx == exclude[:, None]
+        if labels is not None:
+            bad |= self.labels[safe] != labels[:, None]
+        dist.masked_fill_(bad, float("inf"))
+        best, arg = dist.min(dim=1)
+        return safe.gather(1, arg[:, None]).squeeze(1), best, (block_bound < best[:, None]).sum(1)
 
     def _query_sorted(self, targets, labels, exclude):
         value = (

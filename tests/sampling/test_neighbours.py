@@ -116,7 +116,97 @@ def test_two_continuous_columns_use_brute_force():
     assert NearestNeighbours(points).strategy == "brute"
 
 
-def test_two_continuous_columns_of_a_long_recording_use_an_exact_tree():
+def _shape(name, n, rng):
+    """Behaviour of a given geometry, float32 (n, dims)."""
+    if name == "ring":  # head direction: (cos, sin) of an angle, every point at radius 1
+        angle = np.cumsum(rng.normal(scale=0.05, size=n))
+        return np.c_[np.cos(angle), np.sin(angle)].astype(np.float32)
+    if name == "clusters":  # a few tight clusters far apart
+        centres = rng.normal(scale=10.0, size=(5, 2))
+        return (centres[rng.integers(0, 5, n)] + rng.normal(scale=0.01, size=(n, 2))).astype(
+            np.float32
+        )
+    if name == "duplicates":  # the animal sits still: a third of the samples at one position
+        points = rng.random((n, 2)).astype(np.float32)
+        points[n // 3 : 2 * n // 3] = points[n // 3]
+        return points
+    if name == "line":  # 2-D behaviour along a straight line
+        t = rng.random(n)
+        return np.c_[t, 0.5 * t + 0.1].astype(np.float32)
+    if (
+        name == "grid"
+    ):  # a few distinct values in each of two columns, too many together to group on
+        return rng.integers(0, 40, size=(n, 2)).astype(np.float32) / 40
+    if name == "box3":  # 3-D random walk in a box
+        return np.mod(np.cumsum(rng.normal(scale=0.02, size=(n, 3)), 0), 1.0).astype(np.float32)
+    raise AssertionError(name)
+
+
+def _reference(points, targets, exclude=None, labels=None, qlabels=None):
+    """Every distance in float64, the excluded point and other labels masked out: the nearest distance."""
+    dist = ((targets[:, None, :].astype(np.float64) - points[None].astype(np.float64)) ** 2).sum(-1)
+    if exclude is not None:
+        dist[np.arange(len(targets)), exclude] = np.inf
+    if labels is not None:
+        dist[labels[None, :] != qlabels[:, None]] = np.inf
+    return dist.min(1)
+
+
+@pytest.mark.parametrize("shape", ["ring", "clusters", "duplicates", "line", "grid", "box3"])
+@pytest.mark.parametrize(
+    "strategy, with_labels", [("tree", False), ("blocks", False), ("blocks", True)]
+)
+def test_tree_and_blocks_match_brute_force_on_every_shape(shape, strategy, with_labels):
+    """The tree and the blocks search are exact on behaviour of every shape, with targets drawn the way time_delta
+    draws them (a reference plus another sample's change over the time offset), targets far from every point (the
+    centre of a ring, where every block is almost equally far) and targets exactly on their excluded reference."""
+    rng = np.random.default_rng(sum(map(ord, shape)))
+    n = 6000
+    points = _shape(shape, n, rng)
+    ref = rng.integers(0, n - 10, 300)
+    other = rng.integers(0, n - 10, 300)
+    targets = points[ref] + (points[other + 10] - points[other])
+    targets[:20] = points.mean(0)  # far from the points (the centre of a ring)
+    targets[20:30] = points[ref[20:30]]  # exactly on a point, which is excluded
+    targets = targets.astype(np.float32)
+    labels = rng.integers(0, 3, n) if with_labels else None
+    qlabels = labels[ref] if with_labels else None
+    index = NearestNeighbours(
+        torch.from_numpy(points),
+        None if labels is None else torch.from_numpy(labels),
+        strategy="auto" if strategy == "tree" or with_labels else strategy,
+    )
+    assert index.strategy == strategy  # the tree without labels, the blocks with
+    got = index.query(
+        torch.from_numpy(targets),
+        None if qlabels is None else torch.from_numpy(qlabels),
+        torch.from_numpy(ref),
+    ).numpy()
+    assert (got != ref).all()
+    if with_labels:
+        assert (labels[got] == qlabels).all()
+    np.testing.assert_allclose(
+        _dist(points, targets, got),
+        _reference(points, targets, ref, labels, qlabels),
+        rtol=1e-5,
+        atol=1e-9,
+    )
+    # without exclusion, and in small chunks of queries
+    index.chunk_elements = 3000
+    no_exclude = index.query(
+        torch.from_numpy(targets), None if qlabels is None else torch.from_numpy(qlabels)
+    ).numpy()
+    np.testing.assert_allclose(
+        _dist(points, targets, no_exclude),
+        _reference(points, targets, None, labels, qlabels),
+        rtol=1e-5,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("strategy", ["tree", "blocks"])
+def test_a_long_recording_with_identical_positions(strategy):
+    """Thousands of identical points: the excluded reference is never returned, another copy is (distance 0)."""
     rng = np.random.default_rng(7)
     n = 25_000
     points = rng.random((n, 2)).astype(np.float32)
@@ -125,20 +215,42 @@ def test_two_continuous_columns_of_a_long_recording_use_an_exact_tree():
     targets = points[exclude] + rng.normal(scale=0.01, size=(64, 2)).astype(np.float32)
     # queries exactly on the duplicated point, its reference among the copies
     targets[-2:] = points[1000]
-    index = NearestNeighbours(torch.from_numpy(points))
-    assert index.strategy == "tree"
+    index = NearestNeighbours(torch.from_numpy(points), strategy=strategy)
+    assert index.strategy == strategy
     got = index.query(torch.from_numpy(targets), exclude=torch.from_numpy(exclude)).numpy()
-    # reference: every distance, the excluded point masked out
-    dist = ((targets[:, None, :].astype(np.float64) - points[None].astype(np.float64)) ** 2).sum(-1)
-    dist[np.arange(64), exclude] = np.inf
-    np.testing.assert_allclose(_dist(points, targets, got), dist.min(1), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        _dist(points, targets, got), _reference(points, targets, exclude), rtol=1e-5, atol=1e-9
+    )
     assert (got != exclude).all()
     assert (got[-2:] != exclude[-2:]).all() and (_dist(points, targets, got)[-2:] == 0).all()
-    no_exclude = index.query(torch.from_numpy(targets)).numpy()
-    full = ((targets[:, None, :].astype(np.float64) - points[None]) ** 2).sum(-1)
-    np.testing.assert_allclose(
-        _dist(points, targets, no_exclude), full.min(1), rtol=1e-5, atol=1e-9
-    )
+
+
+def test_blocks_partition_every_point_once_into_boxes_that_hold_them():
+    rng = np.random.default_rng(3)
+    points = torch.from_numpy(_shape("ring", 5000, rng))
+    index = NearestNeighbours(points, strategy="blocks")
+    members = index._members
+    held = members[members >= 0]
+    assert sorted(held.tolist()) == list(range(5000))
+    sizes = (members >= 0).sum(1)
+    assert int(sizes.max() - sizes.min()) <= 1  # balanced
+    for block in range(members.shape[0]):
+        inside = points[members[block][members[block] >= 0]]
+        assert (inside >= index._block_lo[block]).all() and (inside <= index._block_hi[block]).all()
+
+
+def test_a_label_alone_with_its_reference_in_the_blocks_search():
+    rng = np.random.default_rng(5)
+    points = torch.from_numpy(_shape("box3", 4000, rng))
+    labels = torch.zeros(4000, dtype=torch.long)
+    labels[17] = 1  # label 1 has one sample only
+    index = NearestNeighbours(points, labels)
+    assert index.strategy == "blocks"
+    got = index.query(points[[17, 18]], torch.tensor([1, 0]), torch.tensor([17, 18]))
+    assert (
+        got[0] == 17
+    )  # nothing else qualifies: the reference itself, as the other strategies answer
+    assert got[1] != 18 and labels[got[1]] == 0
 
 
 @pytest.mark.parametrize("strategy", ["sorted", "brute"])
@@ -153,3 +265,29 @@ def test_a_reference_alone_in_its_label_is_returned(strategy):
     )
     # label 1 has only the reference (2); the others find their nearest same-label point
     assert got.tolist() == [2, 3, 1]
+
+
+def test_the_tree_keeps_each_distinct_value_once_and_answers_its_first_samples():
+    pattern = [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 2.0], [0.0, 0.0]]
+    points = torch.tensor(pattern * 500 + [[5.0, 5.0]])  # (5, 5) once, at 2500
+    index = NearestNeighbours(points, strategy="tree")  # few distinct values: "auto" would sort
+    assert index._tree.n == 4
+    target = torch.tensor([[0.1, 0.0], [0.1, 0.0], [0.1, 0.0], [1.9, 2.0], [4.9, 5.0]])
+    got = index.query(target, exclude=torch.tensor([0, 2, 1, 3, 2500]))
+    # (0, 0): first copy 0, or the second (2) when 0 is the reference; (2, 2): the second copy (8) when the first
+    # is the reference; the lone (5, 5) is the reference itself: the next value, (2, 2), first at 3
+    assert got.tolist() == [2, 0, 0, 8, 3]
+    assert index.query(target).tolist() == [0, 0, 0, 3, 2500]
+    single = NearestNeighbours(torch.zeros(3000, 2), strategy="tree")  # one distinct value
+    assert single.query(torch.ones(2, 2), exclude=torch.tensor([0, 5])).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("bad", ["kd", "sorted", None])
+def test_unknown_strategies_are_refused(bad):
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        NearestNeighbours(torch.rand(10, 2), strategy=bad)
+
+
+def test_the_tree_refuses_labels():
+    with pytest.raises(ValueError, match="labels"):
+        NearestNeighbours(torch.rand(10, 2), torch.zeros(10, dtype=torch.long), strategy="tree")
