@@ -117,6 +117,17 @@ def step_phases(
     )
     est._check_params()
     run = est._prepare(X, y)
+    solver = run.solver
+    times, windows = timed_steps(run, steps, warm=10 if steps >= 20 else 2)
+    phases = {k: float(np.median(v)) for k, v in times.items()}
+    whole = getattr(solver, "_whole", None)
+    window_path = not whole(0, windows) if whole is not None else True
+    return phases, solver.model, windows, window_path
+
+
+def timed_steps(run: Any, steps: int, warm: int) -> tuple[dict[str, np.ndarray], int]:
+    """Seconds of each phase, step by step, of ``steps`` training steps of a prepared fit (``Estimator._prepare``) after
+    ``warm`` untimed ones: sampling, forward, loss, backward, optimiser; and the windows embedded per step."""
     solver, optimizer, criterion = run.solver, run.optimizer, run.criterion
     phases: dict[str, list[float]] = {
         "sampling": [],
@@ -127,7 +138,6 @@ def step_phases(
     }
     torch.set_flush_denormal(True)
     windows = 0
-    warm = 10 if steps >= 20 else 2
     for i in range(steps + warm):
         t0 = time.perf_counter()
         batch = solver.sampler.sample()
@@ -146,9 +156,7 @@ def step_phases(
         if i >= warm:
             for key, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
                 phases[key].append(seconds)
-    whole = getattr(solver, "_whole", None)
-    window_path = not whole(0, windows) if whole is not None else True
-    return {k: float(np.median(v)) for k, v in phases.items()}, solver.model, windows, window_path
+    return {k: np.asarray(v) for k, v in phases.items()}, windows
 
 
 def run_dense(args: argparse.Namespace, settings: dict) -> tuple[list[str], list[dict[str, Any]]]:

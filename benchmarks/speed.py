@@ -160,31 +160,14 @@ def step_split(X: np.ndarray, y: np.ndarray, conditional: str, steps: int) -> di
     )
     est._check_params()
     run = est._prepare(X, None if conditional == "time" else y)
-    solver, optimizer, criterion = run.solver, run.optimizer, run.criterion
-    parts: dict[str, list[float]] = {
-        "sampling": [],
-        "forward": [],
-        "loss": [],
-        "backward + optimiser": [],
+    times, _ = _speed_dense.timed_steps(run, steps, warm=10)
+    parts = {
+        "sampling": times["sampling"],
+        "forward": times["forward"],
+        "loss": times["loss"],
+        "backward + optimiser": times["backward"] + times["optimiser"],
     }
-    torch.set_flush_denormal(True)
-    for i in range(steps + 10):
-        t0 = time.perf_counter()
-        batch = solver.sampler.sample()
-        t1 = time.perf_counter()
-        groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
-        ref, pos, neg = solver.encode(groups)
-        t2 = time.perf_counter()
-        loss = criterion(ref, pos, neg)
-        t3 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        t4 = time.perf_counter()
-        if i >= 10:  # warm-up
-            for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                parts[key].append(seconds * 1e3)
-    return {key: float(np.median(values)) for key, values in parts.items()}
+    return {key: float(np.median(seconds * 1e3)) for key, seconds in parts.items()}
 
 
 def run_head(args: argparse.Namespace, has_cebra: bool) -> list[str]:
