@@ -137,20 +137,29 @@ def timed_steps(run: Any, steps: int, warm: int) -> tuple[dict[str, np.ndarray],
         "optimiser": [],
     }
     torch.set_flush_denormal(True)
+    device = optimizer.param_groups[0]["params"][0].device
+    # on a GPU the kernels run behind the Python that launches them: wait for them before each clock read
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     windows = 0
     for i in range(steps + warm):
+        sync()
         t0 = time.perf_counter()
         batch = solver.sampler.sample()
+        sync()
         t1 = time.perf_counter()
         groups = [[r, p, n] for r, p, n in zip(batch.reference, batch.positive, batch.negative)]
         ref, pos, neg = solver.encode(groups)
+        sync()
         t2 = time.perf_counter()
         loss = criterion(ref, pos, neg)
+        sync()
         t3 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        sync()
         t4 = time.perf_counter()
         optimizer.step()
+        sync()
         t5 = time.perf_counter()
         windows = sum(len(g) for group in groups for g in group)
         if i >= warm:

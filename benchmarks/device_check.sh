@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The device check of issue 17: on a CUDA machine, in under 8 minutes on one GPU,
-#   1. the tests parametrised over the CUDA device (pytest -k cuda),
+#   1. the tests parametrised over the CUDA device (pytest -k cuda over the files benchmarks/_device_tests.py lists),
 #   2. the float32 equality of each custom training path with the module path (benchmarks/device_equality.py),
 #   3. benchmarks/speed.py on CUDA (against CEBRA on CUDA where cebra is installed), when speed.py takes --device,
 # each under its own timeout, writing its output under $OUT (if set) or benchmarks/results/device/, with a
@@ -13,7 +13,7 @@
 # Usage, from anywhere in the checkout:
 #   bash benchmarks/device_check.sh              # on a machine with a CUDA GPU
 #   bash benchmarks/device_check.sh --dry-run    # anywhere, on the CPU
-# PYTHON=... picks the interpreter (default: python).
+# PYTHON=... picks the interpreter (default: python); GIT_REV=... names the commit where the checkout has no .git.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ for arg in "$@"; do
     case "$arg" in
         --dry-run) dry_run=1 ;;
         -h | --help)
-            sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -61,7 +61,7 @@ fi
     echo "# Device check ($([[ "$dry_run" == 1 ]] && echo "dry run on the CPU" || echo "CUDA"))"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $("$python" -c 'import torch; print("torch", torch.__version__, "|", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")')"
-    echo "git $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo ' (modified)')"
+    echo "git $(git rev-parse --short HEAD 2>/dev/null || echo "${GIT_REV:-unknown}")$([[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo ' (modified)')"
     echo
     echo "| step | exit status | seconds | output |"
     echo "|---|---|---|---|"
@@ -91,6 +91,8 @@ help_of_speed="$("$python" benchmarks/speed.py --help 2>/dev/null || true)"
 has_option() { grep -q -- "$1" <<<"$help_of_speed"; }
 
 if [[ "$dry_run" == 1 ]]; then
+    # the CUDA run's choice of test files, listed so that it is exercised here too
+    run test-files 30 "$python" benchmarks/_device_tests.py
     run equality 60 "$python" benchmarks/device_equality.py --device cpu --quick --output "$out/equality.md"
     run tests 90 "$python" -m pytest -q -p no:randomly -p no:cacheprovider -m "not slow" -k "not offset36" \
         tests/test_optim.py tests/models/test_time_major.py \
@@ -105,7 +107,15 @@ if [[ "$dry_run" == 1 ]]; then
         echo "| speed | skipped: speed.py has no --quick option | | |" >>"$summary"
     fi
 else
-    run tests 200 "$python" -m pytest -q -p no:randomly -m "not slow" -k cuda --junitxml="$out/tests.xml" tests
+    # only the test files whose tests or fixtures take the `device` fixture (benchmarks/_device_tests.py says why)
+    mapfile -t device_tests < <("$python" benchmarks/_device_tests.py)
+    if [[ ${#device_tests[@]} == 0 ]]; then
+        echo "| tests | no test file takes the device fixture | | |" >>"$summary"
+        failed=1
+    else
+        run tests 240 "$python" -m pytest -q -p no:randomly -p no:cacheprovider -m "not slow" -k cuda \
+            --junitxml="$out/tests.xml" "${device_tests[@]}"
+    fi
     run equality 100 "$python" benchmarks/device_equality.py --device cuda --output "$out/equality.md"
     if has_option "--device"; then
         run speed 150 "$python" benchmarks/speed.py --device cuda --parts head --repeats 3 --output "$out/speed.md"
