@@ -61,6 +61,7 @@ import numpy as np
 import torch
 
 import neuroembed as ne
+from neuroembed._custom_paths import ENVIRONMENT_VARIABLE, custom_paths_on
 from neuroembed.solver import ContrastiveSolver
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -547,7 +548,7 @@ def header(
         f"- load average (1 min) before the run: {before:.2f}"
         + (
             " (the machine was busy: timings are inflated)"
-            if before > 0.5
+            if before > 0.25 * (os.cpu_count() or 1)
             else " (a quiet machine)"
         )
         + "; at the start of each later part (the benchmark's own load included): "
@@ -555,11 +556,21 @@ def header(
         f"- versions: python {platform.python_version()}, torch {torch.__version__}, neuroembed "
         f"{package_version('neuroembed')} (git {git_revision()}), CEBRA {cebra or 'not installed'}",
         "- settings (both systems): offset10, 32 hidden units, output dimension 8, batch 512 (512 negatives), time "
-        "offset 10, temperature 1, learning rate 3e-4, cosine distance, CPU, denormals flushed"
+        f"offset 10, temperature 1, learning rate 3e-4, cosine distance, {_speed_grid.DEVICE}, denormals flushed; "
+        f"neuroembed's custom training paths {custom_paths_state()}"
         + ("; **quick mode: tiny smoke-test run, not a benchmark**" if args.quick else ""),
         f"- produced by `{' '.join(['python benchmarks/speed.py', *sys.argv[1:]])}` in {wall / 60:.1f} min",
         "",
     ]
+
+
+def custom_paths_state() -> str:
+    """Whether neuroembed's hand-written training paths run on the benchmark's device, and why."""
+    on = custom_paths_on(torch.device(_speed_grid.DEVICE))
+    chosen = os.environ.get(ENVIRONMENT_VARIABLE, "")
+    return ("on" if on else "off") + (
+        f" ({ENVIRONMENT_VARIABLE}={chosen})" if chosen else " (the default for the device)"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
