@@ -3,6 +3,8 @@
 #   1. the tests parametrised over the CUDA device (pytest -k cuda over the files benchmarks/_device_tests.py lists),
 #   2. the float32 equality of each custom training path with the module path (benchmarks/device_equality.py),
 #   3. benchmarks/speed.py on CUDA (against CEBRA on CUDA where cebra is installed), when speed.py takes --device,
+#      with the custom training paths as on CUDA by default (off) and on,
+#   4. benchmarks/cuda_graph_probe.py: eager steps against the whole step captured in a CUDA graph,
 # each under its own timeout, writing its output under $OUT (if set) or benchmarks/results/device/, with a
 # summary.md of the steps. Exit status: 0 when every step that ran passed, 1 otherwise, 2 on bad usage or no GPU.
 #
@@ -22,7 +24,7 @@ for arg in "$@"; do
     case "$arg" in
         --dry-run) dry_run=1 ;;
         -h | --help)
-            sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -119,10 +121,19 @@ else
     run equality 100 "$python" benchmarks/device_equality.py --device cuda --output "$out/equality.md"
     if has_option "--device"; then
         run speed 150 "$python" benchmarks/speed.py --device cuda --parts head --repeats 3 --output "$out/speed.md"
+        # the same with the custom paths on (off by default on CUDA): the evidence for or against turning them on
+        run speed-custom 150 env NEUROEMBED_CUSTOM_PATHS=1 "$python" benchmarks/speed.py --device cuda --parts head \
+            --repeats 3 --output "$out/speed-custom.md"
     else
         echo "| speed | skipped: speed.py has no --device option yet | | |" >>"$summary"
         echo "device_check.sh: speed.py has no --device option; the CUDA speed comparison was skipped" >&2
     fi
+fi
+
+if [[ "$dry_run" == 1 ]]; then
+    run graph-probe 60 "$python" benchmarks/cuda_graph_probe.py --device cpu --quick
+else
+    run graph-probe 120 "$python" benchmarks/cuda_graph_probe.py --device cuda --output "$out/graph-probe.md"
 fi
 
 echo >>"$summary"
