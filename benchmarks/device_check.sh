@@ -4,7 +4,8 @@
 #   2. the float32 equality of each custom training path with the module path (benchmarks/device_equality.py),
 #   3. benchmarks/speed.py on CUDA (against CEBRA on CUDA where cebra is installed), when speed.py takes --device,
 #      with the custom training paths as on CUDA by default (off) and on,
-#   4. benchmarks/cuda_graph_probe.py: eager steps against the whole step captured in a CUDA graph,
+#   4. benchmarks/cuda_graph_probe.py: eager steps against the whole step captured in a CUDA graph, and the fits
+#      not replayed from a graph by default tried with NEUROEMBED_CUDA_GRAPHS=force,
 # each under its own timeout, writing its output under $OUT (if set) or benchmarks/results/device/, with a
 # summary.md of the steps. Exit status: 0 when every step that ran passed, 1 otherwise, 2 on bad usage or no GPU.
 #
@@ -24,7 +25,7 @@ for arg in "$@"; do
     case "$arg" in
         --dry-run) dry_run=1 ;;
         -h | --help)
-            sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -133,7 +134,7 @@ fi
 if [[ "$dry_run" == 1 ]]; then
     run graph-probe 60 "$python" benchmarks/cuda_graph_probe.py --device cpu --quick
 else
-    run graph-probe 120 "$python" benchmarks/cuda_graph_probe.py --device cuda --output "$out/graph-probe.md"
+    run graph-probe 240 "$python" benchmarks/cuda_graph_probe.py --device cuda --explore --output "$out/graph-probe.md"
 fi
 
 echo >>"$summary"

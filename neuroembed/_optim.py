@@ -155,12 +155,17 @@ def make_adam(params: list[torch.nn.Parameter], learning_rate: float) -> torch.o
     ``torch.optim.Adam`` (the same update rule, one parameter at a time).
 
     The fused optimiser is a :class:`FusedAdam` where neuroembed's custom training paths are on for the parameters'
-    device (the CPU by default, see :mod:`neuroembed._custom_paths`), and ``torch.optim.Adam(fused=True)`` elsewhere.
+    device (the CPU by default, see :mod:`neuroembed._custom_paths`), and ``torch.optim.Adam(fused=True)`` elsewhere,
+    capturable on CUDA.
     """
-    custom = custom_paths_on(params[0].device if params else torch.device("cpu"))
+    device = params[0].device if params else torch.device("cpu")
+    custom = custom_paths_on(device)
     try:
         if custom:
             return FusedAdam(params, lr=learning_rate)
-        return torch.optim.Adam(params, lr=learning_rate, fused=True)
+        # capturable on CUDA: its step counts stay on the device, so a CUDA graph can replay it (neuroembed._graphs)
+        return torch.optim.Adam(
+            params, lr=learning_rate, fused=True, capturable=device.type == "cuda"
+        )
     except (RuntimeError, ValueError, TypeError):
         return torch.optim.Adam(params, lr=learning_rate)

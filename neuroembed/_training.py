@@ -23,6 +23,7 @@ import torch
 from neuroembed import _pynapple as PN
 from neuroembed import _validation as V
 from neuroembed._early_stopping import EarlyStopping, HeldOutLoss, n_held_out
+from neuroembed._graphs import graphed_training
 from neuroembed._optim import make_adam
 from neuroembed.losses import InfoNCE, SupCon
 from neuroembed.losses.jacobian import ramp_weight
@@ -325,6 +326,8 @@ class Training:
     batch_size: int = 0
     timed: list[PN.Timed | None] = field(default_factory=list)
     parts: dict[str, slice] | None = None
+    #: Why the last run trained eagerly rather than from a CUDA graph (``None``: from a graph); see neuroembed._graphs
+    graph_reason: str | None = "not trained yet"
 
     def loss_history(self) -> np.ndarray:
         """The losses of the iterations run so far (by :func:`run`)."""
@@ -709,18 +712,31 @@ def run(
     weight = float(getattr(est, "jacobian_weight", 0.0) or 0.0)
     ramp = getattr(est, "jacobian_ramp", None)
 
-    def step(i: int) -> torch.Tensor:
+    def forward(i: int) -> torch.Tensor:
         loss = t.solver.loss()
         w = ramp_weight(i, weight, None if ramp is None else tuple(ramp)) if weight else 0.0
         if w > 0.0:
             loss = loss + w * t.solver.jacobian_penalty(
                 t.solver.last_batch, estimate=est.jacobian_estimate, generator=t.generator
             )
-        t.losses.append(loss.detach())
         return loss
 
     t.encoder.train()
-    with flush_denormal(t.device), autocast(t.device, est.precision):
+    with (
+        flush_denormal(t.device),
+        autocast(t.device, est.precision),
+        graphed_training(est, t, lambda: forward(-1)) as graphed,
+    ):
+
+        def step(i: int) -> torch.Tensor:
+            if graphed is None:
+                loss = forward(i)
+                t.losses.append(loss.detach())
+            else:  # the graph's loss tensor is overwritten by the next replay: keep a copy
+                loss = graphed(i)
+                t.losses.append(loss.detach().clone())
+            return loss
+
         result = train_loop(
             step,
             t.optimizer,
@@ -730,6 +746,7 @@ def run(
             desc=desc,
             after_step=after_step,
             start_iteration=start,
+            update=graphed is None,
         )
         n_iter = start + result.n_iterations
         seconds = result.seconds
@@ -845,6 +862,8 @@ def fitted_attributes(
         "best_validation_score_": None,
         "best_iteration_": None,
         "adapt_loss_history_": None,
+        # how the last run trained: "cuda-graph", or "eager" and why (neuroembed._graphs)
+        "_training_path_": "cuda-graph" if t.graph_reason is None else f"eager ({t.graph_reason})",
         # what partial_fit continues from (the optimiser's moments and the batch generator)
         "_continuation_": {
             "optimizer": copy.deepcopy(t.optimizer.state_dict()),

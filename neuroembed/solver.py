@@ -161,6 +161,7 @@ def train_loop(
     after_step: Callable[[int], str | None] | None = None,
     log_every: int = 50,
     start_iteration: int = 0,
+    update: bool = True,
 ) -> TrainResult:
     """Run ``optimizer`` on the loss returned by ``step(i)`` for iterations ``start_iteration .. max_iterations - 1``.
 
@@ -185,6 +186,9 @@ def train_loop(
         CPU, where reading a value costs nothing, every iteration is checked.
     start_iteration : int
         First iteration (when resuming).
+    update : bool
+        Whether the loop runs ``zero_grad``, ``backward`` and the optimiser's step on ``step``'s loss; ``False`` when
+        ``step`` updates the model itself (a step replayed from a CUDA graph, :mod:`neuroembed._graphs`).
 
     Returns
     -------
@@ -215,9 +219,10 @@ def train_loop(
     try:
         for i in range(start_iteration, max_iterations):
             loss = step(i)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if update:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             if done == buffer.shape[0]:
                 buffer = torch.cat([buffer, torch.zeros_like(buffer)])
             buffer[done] = loss.detach()
