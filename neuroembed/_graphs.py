@@ -7,9 +7,9 @@ and replayed (``benchmarks/cuda_graph_probe.py``, ``benchmarks/results/device/``
 that for a fit when
 
 - the fit runs on a CUDA device and ``NEUROEMBED_CUDA_GRAPHS`` is not ``0`` (:func:`graphs_setting`),
-- its step has the shapes and the control flow that were captured and tested on a GPU: one session, positives by
-  ``time``, ``time_delta`` or ``delta``, float32, no Jacobian penalty, no objectives or hybrid training, and
-  torch's fused Adam (capturable) as the optimiser;
+- its step is one that was captured on a GPU and trained there as the eager step does: positives by ``time``,
+  ``time_delta``, ``delta`` or ``discrete`` (hybrid or not, one session or several), float32, no Jacobian penalty,
+  no objectives, and torch's fused Adam (capturable) as the optimiser;
 
 and trains eagerly otherwise (the reason is kept on the training's ``graph_reason``, and on the fitted estimator's
 private ``_training_path_``). Should a capture fail all the same, the fit warns and goes on eagerly. The first
@@ -47,7 +47,7 @@ ENVIRONMENT_VARIABLE = "NEUROEMBED_CUDA_GRAPHS"
 WARMUP_STEPS = 3
 
 #: The conditionals whose batch draw was captured and tested on a GPU.
-CONDITIONALS = ("time", "time_delta", "delta")
+CONDITIONALS = ("time", "time_delta", "delta", "discrete")
 
 
 def graphs_setting() -> str:
@@ -91,8 +91,6 @@ def graph_reason(est: Any, t: Any) -> str | None:
         return "an optimiser other than torch's fused, capturable Adam"
     if setting == "force":
         return None
-    if t.multi:
-        return "several sessions"
     hybrid = bool(getattr(est, "hybrid", False))
     if t.conditional not in CONDITIONALS or hybrid:
         return f"positives by {t.conditional!r}" + (" with hybrid" if hybrid else "")
@@ -139,6 +137,9 @@ class GraphedStep:
         self.static_loss: torch.Tensor | None = None
         #: Why the capture failed (the step then goes on eagerly), or ``None``.
         self.failed: str | None = None
+        # one side stream for every warm-up step: autograd warns when a parameter's gradient accumulator, made on
+        # one stream, meets a gradient from another
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
     def _update(self) -> torch.Tensor:
         loss = self.forward()
@@ -150,14 +151,15 @@ class GraphedStep:
         self.calls += 1
         if self.replay is not None:
             self.replay()
-            return self.static_loss
+            return self.static_loss.detach()
         if self.calls <= self.warmup:
-            with side_stream(self.device):
+            with side_stream(self.stream):
                 self.optimizer.zero_grad(set_to_none=True)
-                return self._update()
+                # detached, so that no autograd graph outlives its step (the loop only records the value)
+                return self._update().detach()
         if self.failed is not None:
             self.optimizer.zero_grad(set_to_none=True)
-            return self._update()
+            return self._update().detach()
         # the gradients are allocated inside the capture (set to None first), so each replay overwrites them
         self.optimizer.zero_grad(set_to_none=True)
         try:
@@ -173,19 +175,19 @@ class GraphedStep:
                 stacklevel=2,
             )
             self.optimizer.zero_grad(set_to_none=True)
-            return self._update()
+            return self._update().detach()
         self.replay()  # a capture records without running: this iteration runs now
-        return self.static_loss
+        return self.static_loss.detach()
 
 
 @contextlib.contextmanager
-def side_stream(device: torch.device) -> Iterator[None]:
-    """Run the block on a fresh stream that waits for the current one and is waited for after (CUDA), or as is."""
-    if device.type != "cuda":
+def side_stream(side: torch.cuda.Stream | None) -> Iterator[None]:
+    """Run the block on stream ``side``, which waits for the current stream first and is waited for after; as is
+    where ``side`` is None (not on CUDA)."""
+    if side is None:
         yield
         return
-    current = torch.cuda.current_stream(device)
-    side = torch.cuda.Stream(device)
+    current = torch.cuda.current_stream(side.device)
     side.wait_stream(current)
     with torch.cuda.stream(side):
         yield

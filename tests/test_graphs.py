@@ -90,9 +90,8 @@ def test_graph_reason_none_for_a_step_a_graph_can_replay():
     ("est", "t", "reason"),
     [
         (_settings(), _training(device=torch.device("cpu")), "runs on cpu"),
-        (_settings(), _training(multi=True), "several sessions"),
-        (_settings(), _training(conditional="discrete"), "'discrete'"),
-        (_settings(hybrid=True), _training(), "hybrid"),
+        (_settings(), _training(conditional="mixed"), "'mixed'"),
+        (_settings(hybrid=True), _training(conditional="mixed"), "'mixed' with hybrid"),
         (_settings(precision="bfloat16"), _training(), "bfloat16"),
         (_settings(jacobian_weight=0.01), _training(), "Jacobian"),
         (_settings(), _training(solver=types.SimpleNamespace(sampler=object())), "sampler"),
@@ -216,10 +215,10 @@ def test_fit_trains_from_a_graph_on_cuda_as_well_as_eagerly(device, conditional)
     assert eager._training_path_.startswith("eager")
     g, e = graphed.loss_history_, eager.loss_history_
     assert g.shape == e.shape == (120,) and np.isfinite(g).all()
-    # other batches, the same descent: the last losses agree to well within the drop from the first ones
+    # other batches (a graph draws from another generator), the same descent: at least half the eager one's
     drop = e[:10].mean() - e[-20:].mean()
     assert drop > 0.1
-    assert abs(g[-20:].mean() - e[-20:].mean()) < 0.25 * drop
+    assert g[:10].mean() - g[-20:].mean() > 0.5 * drop
     assert np.isfinite(graphed.transform(X)).all()
 
 
@@ -252,14 +251,35 @@ def test_graphed_fit_with_early_stopping_and_max_seconds_on_each_device(device):
         assert est._training_path_ == timed._training_path_ == "cuda-graph"
 
 
+@pytest.mark.parametrize("case", ["discrete", "two sessions", "hybrid"])
+def test_more_fits_train_from_a_graph_on_cuda(device, case):
+    X, y = _track()
+    if case == "discrete":
+        est, target = (
+            _estimator(device, "discrete"),
+            (np.arange(len(X)) // 300 % 3).astype(np.int64),
+        )
+    elif case == "two sessions":
+        est, X, target = _estimator(device), [X, X[::-1].copy()], [y, y[::-1].copy()]
+    else:
+        est, target = _estimator(device, hybrid=True), y
+    est.fit(X, target)
+    h = est.loss_history_
+    assert est._training_path_ == (
+        "cuda-graph" if device == "cuda" else "eager (the fit runs on cpu, not CUDA)"
+    )
+    assert h.shape == (120,) and np.isfinite(h).all() and h[-20:].mean() < h[:10].mean()
+
+
 def test_eager_reasons_on_cuda(device):
     """Fits whose step has not been captured on a GPU say why they train eagerly."""
     if device != "cuda":
         pytest.skip("the reasons below are checked on CUDA; elsewhere every fit is eager")
     X, y = _track()
-    labels = (np.arange(len(X)) // 300 % 3).astype(np.int64)
-    est = _estimator(device, "discrete", max_iterations=20).fit(X, labels)
-    assert est._training_path_ == "eager (positives by 'discrete')"
+    est = _estimator(device, max_iterations=20, objectives=[("time_delta", 2), ("time", 2)]).fit(
+        X, y
+    )
+    assert est._training_path_ == "eager (a sampler other than ContrastiveSampler)"
     est = _estimator(device, "time_delta", max_iterations=20, precision="bfloat16").fit(X, y)
     assert est._training_path_ == "eager (precision 'bfloat16')"
 
