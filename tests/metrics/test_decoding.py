@@ -110,7 +110,9 @@ def test_behaviour_nan_drop_keeps_the_blocks_of_the_rows_as_given():
     emb = np.stack([np.cos(t), np.sin(t)], axis=1)
     y = np.mod(t, 2 * np.pi)
     y_gaps = y.copy()
-    y_gaps[850:950] = np.nan  # inside the last 20 %: the test block shrinks, no training row moves into it
+    y_gaps[850:950] = (
+        np.nan
+    )  # inside the last 20 %: the test block shrinks, no training row moves into it
     with pytest.raises(ValueError, match="behaviour_nan='drop'"):
         decode(emb, y_gaps, method="knn")
     scores = decode(emb, y_gaps, method="knn", behaviour_nan="drop")
