@@ -6,7 +6,8 @@ any normalised 2-D behaviour), where a k-d tree visits most of the points. This 
 such queries (time offset 10, the reference excluded) on behaviour of several shapes and lengths, for:
 
 * ``auto`` — what :class:`neuroembed.sampling.NearestNeighbours` chooses: the sorted search for 1-D behaviour, the
-  k-d tree over distinct values (nodes not shrunk to their points) for several continuous columns;
+  k-d tree over distinct values (nodes not shrunk to their points, leaves of 64 points) for several continuous
+  columns;
 * ``blocks`` — its batched tensor search (used with labels; a balanced partition into blocks, the nearest blocks by a
   distance bound, exact distances within them);
 * ``old tree`` — the k-d tree as neuroembed used it before (:class:`scipy.spatial.cKDTree` with its defaults, over
