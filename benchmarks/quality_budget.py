@@ -331,6 +331,25 @@ def combined(files: list[dict]) -> dict[str, dict]:
     return out
 
 
+def spread_ratio(a: list[float], b: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """The ratio of the standard deviations of ``a`` and ``b`` and its ``level`` interval, from the F distribution of
+    the ratio of two independent sample variances.
+
+    >>> ratio, lo, hi = spread_ratio([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    >>> round(ratio, 2), lo < 1.0 < hi
+    (1.0, True)
+    """
+    import scipy.stats
+
+    va, vb = float(np.var(a, ddof=1)), float(np.var(b, ddof=1))
+    da, db = len(a) - 1, len(b) - 1
+    f = va / vb
+    tail = (1.0 - level) / 2
+    lo = f / scipy.stats.f.ppf(1.0 - tail, da, db)
+    hi = f / scipy.stats.f.ppf(tail, da, db)
+    return float(np.sqrt(f)), float(np.sqrt(lo)), float(np.sqrt(hi))
+
+
 def merge() -> None:
     files = sorted(PER_DATASET.glob("*.json"))
     if not files:
@@ -359,12 +378,15 @@ def merge() -> None:
         "same invocations as `quality_budget.md`). Both systems: offset10, batch 512, output dimension 8, time "
         "offset 10, temperature 1, learning rate 3e-4, 2000 iterations, `time_delta` positives (discrete labels "
         "for the BCI session), cosine distance, each seed starting from the same initial weights. Error: mean "
-        "[95 % t-interval] over seeds, then the seed spread (standard deviation over seeds).",
+        "[95 % t-interval] over seeds, then the seed spread (standard deviation over seeds) and the ratio of the "
+        "two spreads with its 95 % interval (from the F distribution of the ratio of two sample variances; it "
+        "treats the two systems' seeds as independent, which the shared initial weights make them only in part).",
         "",
         "| dataset | seeds | neuroembed error | CEBRA error | difference of means | neuroembed spread | CEBRA "
-        "spread | neuroembed consistency | CEBRA consistency | neuroembed s | CEBRA s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "spread | spread ratio [95 %] | neuroembed consistency | CEBRA consistency | neuroembed s | CEBRA s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    ratios = []
     notes = []
     for name in order:
         r = results[name]
@@ -386,9 +408,12 @@ def merge() -> None:
             m_eq, lo_eq, hi_eq = interval(eq["error"])
             m_c, lo_c, hi_c = interval(c["error"])
             sd_eq, sd_c = float(np.std(eq["error"], ddof=1)), float(np.std(c["error"], ddof=1))
+            ratio, ratio_lo, ratio_hi = spread_ratio(eq["error"], c["error"])
+            ratios.append((name, ratio, ratio_lo, ratio_hi))
             equal.append(
                 f"| {r['description']} | {seeds} | {m_eq:.4f} [{lo_eq:.4f}, {hi_eq:.4f}] {unit} | {m_c:.4f} "
                 f"[{lo_c:.4f}, {hi_c:.4f}] {unit} | {m_eq - m_c:+.4f} | {sd_eq:.4f} | {sd_c:.4f} | "
+                f"{ratio:.2f} [{ratio_lo:.2f}, {ratio_hi:.2f}] | "
                 f"{fmt_range(eq['consistency'])} | {fmt_range(c['consistency'])} | {np.mean(eq['seconds']):.0f} | "
                 f"{np.mean(c['seconds']):.0f} |"
             )
@@ -412,6 +437,20 @@ def merge() -> None:
         + "), so seconds compare only within a run (each row's two systems ran side by side)."
     )
     tail = ["", f"{where} Runs:", "", *notes, ""]
+    if ratios:
+        wider = [n for n, ratio, _, _ in ratios if ratio > 1.0]
+        excluded = [n for n, _, lo, hi in ratios if lo > 1.0 or hi < 1.0]
+        equal += [
+            "",
+            f"neuroembed's seed spread is the wider on {len(wider)} of {len(ratios)} datasets"
+            + (f" ({', '.join(wider)})" if wider else "")
+            + "; the 95 % interval of the spread ratio "
+            + (
+                "includes 1 on every dataset: with these seeds the two systems' spreads cannot be told apart."
+                if not excluded
+                else f"excludes 1 on {', '.join(excluded)}."
+            ),
+        ]
     (RESULTS / "quality_budget.md").write_text("\n".join(budget + tail))
     (RESULTS / "quality.md").write_text("\n".join(equal + tail))
     print("\n".join(budget + [""] + equal + tail))

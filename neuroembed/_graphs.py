@@ -164,9 +164,8 @@ class GraphedStep:
         self.optimizer.zero_grad(set_to_none=True)
         try:
             self.replay, self.static_loss = capture(self._update, self.device)
-        except (
-            RuntimeError
-        ) as error:  # an operation that a graph cannot hold (a host synchronisation, say)
+        # an operation that a graph cannot hold: a host synchronisation, a generator the capture did not register
+        except RuntimeError as error:
             self.failed = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
             warnings.warn(
                 f"the training step could not be captured in a CUDA graph ({self.failed}); training goes on "
