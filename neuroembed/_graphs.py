@@ -89,6 +89,11 @@ def graph_reason(est: Any, t: Any) -> str | None:
         group.get("capturable") and group.get("fused")
     ):
         return "an optimiser other than torch's fused, capturable Adam"
+    if getattr(est, "jacobian_ramp", None) is not None and float(
+        getattr(est, "jacobian_weight", 0.0) or 0.0
+    ):
+        # the weight changes from step to step, and a graph replays the one it was captured with
+        return "a Jacobian penalty ramped over the iterations"
     if setting == "force":
         return None
     hybrid = bool(getattr(est, "hybrid", False))
@@ -110,7 +115,8 @@ class GraphedStep:
     Parameters
     ----------
     forward : callable
-        ``forward() -> loss``: the batch draw and the loss (no backward).
+        ``forward(i) -> loss``: the batch draw and the loss of iteration ``i`` (no backward); the graph replays
+        the call made at the capture, so its work must not depend on ``i``.
     optimizer : torch.optim.Optimizer
         Capturable (its step counts live on the device).
     device : torch.device
@@ -123,7 +129,7 @@ class GraphedStep:
 
     def __init__(
         self,
-        forward: Callable[[], torch.Tensor],
+        forward: Callable[[int], torch.Tensor],
         optimizer: torch.optim.Optimizer,
         device: torch.device,
         warmup: int = WARMUP_STEPS,
@@ -141,8 +147,8 @@ class GraphedStep:
         # one stream, meets a gradient from another
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
-    def _update(self) -> torch.Tensor:
-        loss = self.forward()
+    def _update(self, i: int) -> torch.Tensor:
+        loss = self.forward(i)
         loss.backward()
         self.optimizer.step()
         return loss
@@ -156,14 +162,14 @@ class GraphedStep:
             with side_stream(self.stream):
                 self.optimizer.zero_grad(set_to_none=True)
                 # detached, so that no autograd graph outlives its step (the loop only records the value)
-                return self._update().detach()
+                return self._update(i).detach()
         if self.failed is not None:
             self.optimizer.zero_grad(set_to_none=True)
-            return self._update().detach()
+            return self._update(i).detach()
         # the gradients are allocated inside the capture (set to None first), so each replay overwrites them
         self.optimizer.zero_grad(set_to_none=True)
         try:
-            self.replay, self.static_loss = capture(self._update, self.device)
+            self.replay, self.static_loss = capture(lambda: self._update(i), self.device)
         # an operation that a graph cannot hold: a host synchronisation, a generator the capture did not register
         except RuntimeError as error:
             self.failed = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
@@ -174,7 +180,7 @@ class GraphedStep:
                 stacklevel=2,
             )
             self.optimizer.zero_grad(set_to_none=True)
-            return self._update().detach()
+            return self._update(i).detach()
         self.replay()  # a capture records without running: this iteration runs now
         return self.static_loss.detach()
 
@@ -213,7 +219,7 @@ def default_generator(device: torch.device) -> torch.Generator:
 
 @contextlib.contextmanager
 def graphed_training(
-    est: Any, t: Any, forward: Callable[[], torch.Tensor]
+    est: Any, t: Any, forward: Callable[[int], torch.Tensor]
 ) -> Iterator[GraphedStep | None]:
     """A :class:`GraphedStep` of ``forward`` for training ``t`` where its step can be replayed from a graph, else
     ``None`` (``t.graph_reason`` says why). Inside, the sampler draws from the device's default generator, seeded

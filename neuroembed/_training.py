@@ -725,7 +725,7 @@ def run(
     with (
         flush_denormal(t.device),
         autocast(t.device, est.precision),
-        graphed_training(est, t, lambda: forward(-1)) as graphed,
+        graphed_training(est, t, forward) as graphed,
     ):
 
         def step(i: int) -> torch.Tensor:

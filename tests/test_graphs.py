@@ -75,7 +75,9 @@ def _training(**changes):
 
 
 def _settings(**changes):
-    est = types.SimpleNamespace(hybrid=False, precision="float32", jacobian_weight=0.0)
+    est = types.SimpleNamespace(
+        hybrid=False, precision="float32", jacobian_weight=0.0, jacobian_ramp=None
+    )
     for key, value in changes.items():
         setattr(est, key, value)
     return est
@@ -284,11 +286,37 @@ def test_eager_reasons_on_cuda(device):
     assert est._training_path_ == "eager (precision 'bfloat16')"
 
 
-def test_force_skips_the_list_of_captured_steps_but_not_the_optimiser():
+def test_force_skips_the_list_of_captured_steps_but_not_the_optimiser_or_a_ramp():
     with mock.patch.dict(os.environ, {_graphs.ENVIRONMENT_VARIABLE: "force"}):
         assert _graphs.graph_reason(_settings(precision="bfloat16"), _training(multi=True)) is None
+        assert _graphs.graph_reason(_settings(jacobian_weight=0.01), _training()) is None
         plain = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))])
         assert "capturable" in _graphs.graph_reason(_settings(), _training(optimizer=plain))
+        ramped = _settings(jacobian_weight=0.01, jacobian_ramp=(10, 20))
+        assert (
+            _graphs.graph_reason(ramped, _training())
+            == "a Jacobian penalty ramped over the iterations"
+        )
+
+
+def test_eager_steps_of_a_graphed_fit_see_their_iteration(graphs_on_the_cpu, monkeypatch):
+    """The warm-up steps and a failed capture's eager steps get their own iteration (a ramp needs it)."""
+    seen = []
+    real = _graphs.GraphedStep._update
+
+    def spy(self, i):
+        seen.append(i)
+        return real(self, i)
+
+    def refuse(step, device):
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(_graphs.GraphedStep, "_update", spy)
+    monkeypatch.setattr(_graphs, "capture", refuse)
+    X, y = _track()
+    with pytest.warns(RuntimeWarning, match="could not be captured"):
+        _fit(_estimator("cpu", max_iterations=8), X, y)
+    assert seen == list(range(8))
 
 
 def test_a_failed_capture_warns_and_trains_on_eagerly(graphs_on_the_cpu, monkeypatch):
