@@ -105,12 +105,6 @@ def head_data(n_samples: int, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
     return rec.neural.astype(np.float32), rec.behaviour.astype(np.float32)
 
 
-def _synchronize() -> None:
-    """Wait for the GPU's queued work, so that a fit's clock stops when its last step has run."""
-    if torch.device(_speed_grid.DEVICE).type == "cuda":
-        torch.cuda.synchronize()
-
-
 def fit_neuroembed(
     X: np.ndarray,
     y: np.ndarray,
@@ -136,7 +130,7 @@ def fit_neuroembed(
     try:
         start = time.perf_counter()
         est.fit(X, None if conditional == "time" else y)
-        _synchronize()
+        _speed_grid.synchronize()
         return (time.perf_counter() - start) / iterations
     finally:
         ContrastiveSolver.max_sparse_density = default
@@ -158,7 +152,7 @@ def fit_cebra(X: np.ndarray, y: np.ndarray, conditional: str, iterations: int, s
         model.fit(X)
     else:
         model.fit(X, y)
-    _synchronize()
+    _speed_grid.synchronize()
     return (time.perf_counter() - start) / iterations
 
 

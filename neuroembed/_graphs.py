@@ -153,6 +153,11 @@ class GraphedStep:
         self.optimizer.step()
         return loss
 
+    def _eager(self, i: int) -> torch.Tensor:
+        """Iteration ``i`` run as is; its loss detached, so that no autograd graph outlives its step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        return self._update(i).detach()
+
     def __call__(self, i: int) -> torch.Tensor:
         self.calls += 1
         if self.replay is not None:
@@ -160,12 +165,9 @@ class GraphedStep:
             return self.static_loss.detach()
         if self.calls <= self.warmup:
             with side_stream(self.stream):
-                self.optimizer.zero_grad(set_to_none=True)
-                # detached, so that no autograd graph outlives its step (the loop only records the value)
-                return self._update(i).detach()
+                return self._eager(i)
         if self.failed is not None:
-            self.optimizer.zero_grad(set_to_none=True)
-            return self._update(i).detach()
+            return self._eager(i)
         # the gradients are allocated inside the capture (set to None first), so each replay overwrites them
         self.optimizer.zero_grad(set_to_none=True)
         try:
@@ -179,8 +181,7 @@ class GraphedStep:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            self.optimizer.zero_grad(set_to_none=True)
-            return self._update(i).detach()
+            return self._eager(i)
         self.replay()  # a capture records without running: this iteration runs now
         return self.static_loss.detach()
 
