@@ -58,6 +58,10 @@ __all__ = ["Training", "prepare", "run"]
 
 #: The conditional of a fit with ``objectives``: each part has its own (see :mod:`neuroembed.sampling.objectives`).
 OBJECTIVES = "objectives"
+#: Adam rate of ``adapt``'s frozen-trunk phase. Chosen on seeds 5-9 of benchmarks/transfer.py's buddy -> achilles
+#: setting among 3e-4 (the estimator's default, used before), 1e-3, 3e-3 and 1e-2; reported on seeds 0-4
+#: (benchmarks/results/transfer.md).
+ADAPT_LEARNING_RATE = 1e-2
 
 
 def objectives_of(est: Any) -> list[Objective] | None:
@@ -758,7 +762,45 @@ def run(
                 seconds += time.perf_counter() - t0
             monitor.restore_best()
     t.encoder.eval()
+    warn_if_diverged(est.distance, est.learning_rate, result.loss_history, start, stacklevel=4)
     return result, n_iter, seconds
+
+
+#: A loss whose magnitude grows past this multiple of its first value (at least 1) is reported as diverged.
+DIVERGENCE_FACTOR = 100.0
+
+
+def warn_if_diverged(
+    distance: str, learning_rate: float, losses: np.ndarray, start: int, *, stacklevel: int
+) -> None:
+    """A ``ConvergenceWarning`` when the losses of one run became non-finite or blew up (``DIVERGENCE_FACTOR``):
+    with ``distance="euclidean"`` the embedding is not normalised and InfoNCE has no lower bound as it spreads out,
+    so a rate that is too high sends it off (CEBRA 0.6.1 does the same at 1e-3 on ``attribution_manifold``)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.size == 0:
+        return
+    bad = ~np.isfinite(losses)
+    limit = DIVERGENCE_FACTOR * max(1.0, abs(losses[0]) if np.isfinite(losses[0]) else 1.0)
+    bad |= np.abs(np.nan_to_num(losses, nan=0.0, posinf=0.0, neginf=0.0)) > limit
+    if not bad.any():
+        return
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    i = int(np.argmax(bad))
+    why = (
+        "with distance='euclidean' the embedding is not normalised and the InfoNCE loss has no lower bound as it "
+        "spreads out; lower learning_rate or use distance='cosine'"
+        if distance == "euclidean"
+        else "lower learning_rate"
+    )
+    warnings.warn(
+        f"Training diverged: the loss was {losses[0]:.4g} at the first step of this run and {losses[i]:.4g} at "
+        f"iteration {start + i} (learning_rate={learning_rate}); {why}.",
+        ConvergenceWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def adapt(
@@ -769,17 +811,19 @@ def adapt(
     finetune: Any,
     learning_rate: Any,
     epochs: Any = None,
+    finetune_learning_rate: Any = None,
 ) -> tuple[MultiSessionEncoder, int, np.ndarray, float]:
     """The work of :meth:`Estimator.adapt`: a copy of the fitted encoder with a new input layer for ``X``, trained
-    on ``X`` with the trunk frozen for ``iterations`` steps, then with the trunk for ``finetune`` steps (at
-    ``learning_rate``, default the estimator's). Returns the encoder, the new layer's neurons, the losses of both
+    on ``X`` with the trunk frozen for ``iterations`` steps at ``learning_rate``, then with the trunk for ``finetune``
+    steps at ``finetune_learning_rate`` (default: the estimator's). Returns the encoder, the new layer's neurons, the losses of both
     phases and their seconds."""
     iterations = V.check_positive_int(iterations, "iterations", minimum=0)
     finetune = V.check_positive_int(finetune, "finetune_iterations", minimum=0)
-    learning_rate = (
+    learning_rate = V.check_positive_float(learning_rate, "learning_rate")
+    finetune_learning_rate = (
         est.learning_rate
-        if learning_rate is None
-        else V.check_positive_float(learning_rate, "learning_rate")
+        if finetune_learning_rate is None
+        else V.check_positive_float(finetune_learning_rate, "finetune_learning_rate")
     )
     if V.is_session_list(X):
         raise ValueError("adapt adds one recording at a time; call it once per session.")
@@ -810,7 +854,8 @@ def adapt(
     losses, seconds = [], 0.0
     encoder.train()
     with flush_denormal(device), autocast(device, est.precision):
-        for steps, trunk_trains in ((iterations, False), (finetune, True)):
+        phases = ((iterations, False, learning_rate), (finetune, True, finetune_learning_rate))
+        for steps, trunk_trains, rate in phases:
             if steps == 0:
                 continue
             encoder.trunk.requires_grad_(trunk_trains)
@@ -819,13 +864,14 @@ def adapt(
                 params += list(encoder.trunk.parameters())
             result = train_loop(
                 lambda i: solver.loss(),
-                make_adam(params, learning_rate),
+                make_adam(params, rate),
                 steps,
                 verbose=est.verbose,
                 desc="neuroembed adapt",
             )
             losses.append(result.loss_history)
             seconds += result.seconds
+            warn_if_diverged(est.distance, rate, result.loss_history, 0, stacklevel=3)
     encoder.trunk.requires_grad_(True)
     return encoder.eval(), n_new, np.concatenate(losses) if losses else np.empty(0), seconds
 

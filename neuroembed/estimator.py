@@ -410,7 +410,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         *,
         iterations: int = 500,
         finetune_iterations: int = 0,
-        learning_rate: float | None = None,
+        learning_rate: float = T.ADAPT_LEARNING_RATE,
+        finetune_learning_rate: float | None = None,
         epochs: Any = None,
     ) -> Estimator:
         """Add a recording of other neurons (another session, animal or day) to the fitted model's space.
@@ -429,8 +430,11 @@ class Estimator(TransformerMixin, BaseEstimator):
         y : as in :meth:`fit` for one session
         iterations, finetune_iterations : int
             Steps with the trunk frozen, then with the trunk trained too.
-        learning_rate : float, optional
-            Adam learning rate of both phases (default: ``learning_rate``).
+        learning_rate : float
+            Adam learning rate of the new layer while the trunk is frozen (default 1e-2, whatever the
+            estimator's rate: a fresh layer on a fixed trunk cannot disturb the trunk, and learns faster this way).
+        finetune_learning_rate : float, optional
+            Adam learning rate of the fine-tuning phase (default: the estimator's ``learning_rate``).
         epochs : optional
             The samples of ``X`` to train on, as in :meth:`fit`.
 
@@ -440,7 +444,14 @@ class Estimator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         encoder, n_new, losses, seconds = T.adapt(
-            self, X, y, iterations, finetune_iterations, learning_rate, epochs
+            self,
+            X,
+            y,
+            iterations,
+            finetune_iterations,
+            learning_rate,
+            epochs,
+            finetune_learning_rate,
         )
         self.encoder_ = encoder
         self.session_n_features_ = [*self.session_n_features_, n_new]

@@ -153,6 +153,42 @@ def test_adapt_trains_the_new_layer_and_fine_tunes_the_trunk_when_asked():
     assert all(p.requires_grad for p in est.encoder_.parameters())
 
 
+def test_adapt_trains_each_phase_at_its_own_rate(monkeypatch):
+    """The frozen phase at learning_rate (1e-2 unless given), the fine-tuning at finetune_learning_rate (the
+    estimator's unless given): one optimiser per phase, over the new layer, then over the layer and the trunk."""
+    from neuroembed import _training
+
+    made = []
+    real = _training.make_adam
+
+    def spy(params, lr, *args, **kwargs):
+        made.append((len(list(params)) if not isinstance(params, list) else len(params), lr))
+        return real(params, lr, *args, **kwargs)
+
+    monkeypatch.setattr(_training, "make_adam", spy)
+    X, y = _data(600, 7, 0)
+    X_new, y_new = _data(500, 12, 4)
+    est = _est(max_iterations=2, learning_rate=5e-4).fit(X, y)
+    made.clear()
+    est.adapt(X_new, y_new, iterations=2, finetune_iterations=2)
+    assert [lr for _, lr in made] == [1e-2, 5e-4]
+    assert made[0][0] < made[1][0]  # the new layer alone, then with the trunk
+    made.clear()
+    est.adapt(
+        X_new,
+        y_new,
+        iterations=2,
+        finetune_iterations=1,
+        learning_rate=3e-3,
+        finetune_learning_rate=1e-4,
+    )
+    assert [lr for _, lr in made] == [3e-3, 1e-4]
+    with pytest.raises(ValueError, match="finetune_learning_rate"):
+        est.adapt(X_new, y_new, finetune_learning_rate=-1.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        est.adapt(X_new, y_new, learning_rate=0.0)
+
+
 def test_adapt_of_a_multi_session_model_saves_and_loads(tmp_path):
     X1, y1 = _data(500, 5, 1)
     X2, y2 = _data(400, 9, 2)
