@@ -6,8 +6,9 @@ any normalised 2-D behaviour), where a k-d tree visits most of the points. This 
 such queries (time offset 10, the reference excluded) on behaviour of several shapes and lengths, for:
 
 * ``auto`` — what :class:`neuroembed.sampling.NearestNeighbours` chooses: the sorted search for 1-D behaviour, the
-  k-d tree over distinct values (nodes not shrunk to their points, leaves of 64 points) for several continuous
-  columns;
+  circle search (distinct values sorted by angle, a growing window) for 2-D behaviour on a circle, the k-d tree
+  over distinct values (nodes not shrunk to their points, leaves of 64 points) for other continuous columns;
+* ``tree`` — that k-d tree on every shape (on the ring, what ``auto`` chose before the circle search);
 * ``blocks`` — its batched tensor search (used with labels; a balanced partition into blocks, the nearest blocks by a
   distance bound, exact distances within them);
 * ``old tree`` — the k-d tree as neuroembed used it before (:class:`scipy.spatial.cKDTree` with its defaults, over
@@ -15,8 +16,8 @@ such queries (time offset 10, the reference excluded) on behaviour of several sh
 * ``brute`` — exact distances to every point, in chunks (up to 10^5 samples).
 
 Every figure is the median over ``--repeats`` batches of fresh targets (after one warm-up batch), in milliseconds;
-build times are given once. The answers of ``blocks`` are checked against the brute force's distances on every
-batch. Run alone on a quiet machine, from the repository root::
+build times are given once. The answers of ``auto``, ``blocks`` and ``tree`` are checked against the brute
+force's distances on three batches. Run alone on a quiet machine, from the repository root::
 
     python benchmarks/search.py            # writes results/search.md and results/search.json
     python benchmarks/search.py --quick    # small sizes, prints only
@@ -102,7 +103,7 @@ def measure(shape: str, n: int, repeats: int, with_brute: bool) -> dict:
     row: dict = {"shape": shape, "n": n, "dims": points.shape[1]}
 
     brute = NearestNeighbours(pts, strategy="brute")
-    for name, strategy in (("auto", "auto"), ("blocks", "blocks")):
+    for name, strategy in (("auto", "auto"), ("blocks", "blocks"), ("tree", "tree")):
         t0 = time.perf_counter()
         index = NearestNeighbours(pts, strategy=strategy)
         row[f"{name}_build_ms"] = 1e3 * (time.perf_counter() - t0)
@@ -129,16 +130,17 @@ def measure(shape: str, n: int, repeats: int, with_brute: bool) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| behaviour | samples | auto: strategy | auto ms | blocks ms | old tree ms | brute ms "
-        "| build ms: auto / blocks / old tree |",
-        "|---|---|---|---|---|---|---|---|",
+        "| behaviour | samples | auto: strategy | auto ms | blocks ms | tree ms | old tree ms | brute ms "
+        "| build ms: auto / blocks / tree / old tree |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         brute = f"{r['brute_ms']:.1f}" if "brute_ms" in r else ""
         lines.append(
             f"| {r['shape']} ({r['dims']}-D) | {r['n']:,} | {r['strategy']} | {r['auto_ms']:.2f} "
-            f"| {r['blocks_ms']:.2f} | {r['old_tree_ms']:.2f} | {brute} "
-            f"| {r['auto_build_ms']:.0f} / {r['blocks_build_ms']:.0f} / {r['old_tree_build_ms']:.0f} |"
+            f"| {r['blocks_ms']:.2f} | {r['tree_ms']:.2f} | {r['old_tree_ms']:.2f} | {brute} "
+            f"| {r['auto_build_ms']:.0f} / {r['blocks_build_ms']:.0f} / {r['tree_build_ms']:.0f} "
+            f"/ {r['old_tree_build_ms']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -152,6 +154,7 @@ def summary(rows: list[dict]) -> str:
         for key, name in (
             ("auto_ms", "auto"),
             ("blocks_ms", "blocks"),
+            ("tree_ms", "tree"),
             ("old_tree_ms", "old tree"),
         ):
             multi = [r[key] for r in at if r["dims"] > 1]
@@ -178,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
             row = measure(shape, n, repeats, with_brute=n <= 100_000)
             print(
                 f"{shape:10s} n={n:>9,} {row['strategy']:7s} {row['auto_ms']:7.2f} ms  blocks "
-                f"{row['blocks_ms']:7.2f} ms  old tree {row['old_tree_ms']:7.2f} ms",
+                f"{row['blocks_ms']:7.2f} ms  tree {row['tree_ms']:7.2f} ms  old tree "
+                f"{row['old_tree_ms']:7.2f} ms",
                 flush=True,
             )
             rows.append(row)

@@ -358,11 +358,16 @@ def scaling_point(X: np.ndarray, dims: int) -> ScalingPoint:
     n = X.shape[0]
     y = random_walk(n, dims, np.random.default_rng(n + dims))
     est = ne.Estimator(
-        **SETTINGS, conditional="time_delta", max_iterations=1, device="cpu", random_state=0
+        **SETTINGS,
+        conditional="time_delta",
+        max_iterations=1,
+        device=_speed_grid.DEVICE,
+        random_state=0,
     )
     est._check_params()
     start = time.perf_counter()
     run = est._prepare(X, y)
+    _speed_grid.synchronize()
     setup = time.perf_counter() - start
     windows = 3 * SETTINGS["batch_size"]  # references, positives, negatives
     return ScalingPoint(
@@ -391,6 +396,7 @@ def time_steps(point: ScalingPoint, steps: int, general: bool) -> list[float]:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            _speed_grid.synchronize()  # a GPU's queued work, not only its launch
             if i >= 2:
                 per_step.append(time.perf_counter() - t0)
     finally:
@@ -595,7 +601,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--device",
         default="cpu",
-        help="the device both systems train on in the head-to-head and grid parts (e.g. cuda; default cpu)",
+        help="the device of the head-to-head, grid and scaling parts (e.g. cuda; default cpu); the stream part "
+        "reads an HDF5 file on the CPU",
     )
     parser.add_argument(
         "--scratch", default=None, help="folder for the 4 GB HDF5 file (default: the temp dir)"

@@ -9,8 +9,17 @@ The strategy is chosen once from the data when the index is built (``strategy="a
   the nearest point lies among the two neighbours on each side of the insertion point (two, so that the query's own
   reference can be excluded), and the exact euclidean distance of those few candidates decides. The cost per query is
   ``O(n_groups * log n)``, independent of recording length in practice.
-* **tree** — on the CPU, for several continuous columns without labels (2-D position, head direction as
-  ``(cos, sin)``, 3-D): a k-d tree (:class:`scipy.spatial.cKDTree`) over the *distinct* values, each keeping its
+* **circle** — on the CPU, for 2-D behaviour without labels that lies on a circle (head direction or any phase as
+  ``(cos, sin)``, every radius within ``CIRCLE_TOLERANCE`` of the others, a circle fitted by Kasa's algebraic least
+  squares). A k-d tree is slow there: a ``time_delta`` target falls inside the ring, almost equally far from a
+  whole arc of it, and the tree's boxes cannot tell those points apart. Here the distinct values are sorted by
+  their angle round the centre; a query is located by :func:`torch.searchsorted` on its own angle, a window of
+  values on both sides gives exact distances, and the window grows (fourfold) only for the queries where a value
+  outside it could still be nearer: beyond an angle ``g`` every value is at least
+  ``min over r in [r_min, r_max] of |q|^2 + r^2 - 2 |q| r cos g`` away (squared), which is nearly exact on a thin
+  circle. Most queries are answered by their first window; a target at the centre scans the whole circle, in
+  chunks of ``chunk_elements``. Exact for any 2-D points (``strategy="circle"``); "auto" uses it only on circles.
+* **tree** — on the CPU, for several continuous columns without labels (2-D position, 3-D): a k-d tree (:class:`scipy.spatial.cKDTree`) over the *distinct* values, each keeping its
   first two sample indices, so that thousands of identical points (an animal sitting still) are one node, not
   thousands of ties to visit; its nodes are not shrunk to their points, which on behaviour lying on a curve (a
   ring) makes a query visit several times fewer of them. A query asks for the two nearest values (two, so that the
@@ -45,7 +54,12 @@ __all__ = ["NearestNeighbours", "STRATEGIES"]
 TREE_LEAF_SIZE = 64
 #: Distinct behaviour values from which the k-d tree is queried with several threads.
 _TREE_THREADS_MIN_POINTS = 200_000
-STRATEGIES = ("auto", "tree", "blocks", "brute")  # what ``strategy=`` may ask for
+STRATEGIES = ("auto", "circle", "tree", "blocks", "brute")  # what ``strategy=`` may ask for
+#: Largest spread of the radii, relative to their mean, at which "auto" takes 2-D behaviour to lie on a circle.
+CIRCLE_TOLERANCE = 1e-5
+_CIRCLE_WINDOW = (
+    16  # values scanned on each side of a query's angle at first; four times more while unsure
+)
 
 _MAX_LEVELS = 32  # a column with at most this many distinct values is grouped on, not searched
 _MAX_GROUPS = 64
@@ -105,6 +119,11 @@ class NearestNeighbours:
                 "strategy='tree' searches unlabelled points on the CPU; use 'blocks' or 'brute' for labels or "
                 f"another device (got labels={labels is not None}, device={points.device.type!r})."
             )
+        if strategy == "circle" and (labels is not None or points.shape[1] != 2):
+            raise ValueError(
+                "strategy='circle' searches unlabelled 2-D points; use 'blocks' or 'brute' otherwise (got "
+                f"labels={labels is not None}, {points.shape[1]} columns)."
+            )
         self.points = points
         self.labels = labels
         self.chunk_elements = chunk_elements
@@ -120,7 +139,13 @@ class NearestNeighbours:
                 and points.device.type == "cpu"
             ):
                 strategy = "tree" if labels is None else "blocks"
-        if strategy == "tree":
+                if labels is None and self.n_dims == 2 and len(continuous) == 2:
+                    self._build_circle(CIRCLE_TOLERANCE)
+                    if self.strategy == "circle":
+                        return
+        if strategy == "circle":
+            self._build_circle(None)
+        elif strategy == "tree":
             self._build_tree()
         elif strategy == "blocks":
             self._build_blocks()
@@ -155,22 +180,68 @@ class NearestNeighbours:
         self._search_dim = search_dim
         self.strategy = "sorted"
 
-    def _build_tree(self) -> None:
+    def _distinct(self):
+        """The distinct rows of ``points`` (float64, numpy) and, per row, the indices of its first two samples
+        (-1: only one), and each sample's row. An animal sitting still gives thousands of identical points, which
+        a search would otherwise visit one by one (all tie)."""
         import numpy as np
-        from scipy.spatial import cKDTree
 
-        values = self.points.detach().double().numpy()
-        # one tree node per distinct value: an animal sitting still gives thousands of identical points, which a
-        # tree would visit one by one (all tie); each distinct value keeps its first two sample indices
+        if hasattr(self, "_unique_values"):  # "auto" tried the circle first
+            return self._unique_values
+        values = self.points.detach().double().cpu().numpy()
         unique, first, inverse, counts = np.unique(
             values, axis=0, return_index=True, return_inverse=True, return_counts=True
         )
         inverse = inverse.reshape(-1)
-        order = np.argsort(
-            inverse, kind="stable"
-        )  # samples grouped by value, in time order within a value
+        order = np.argsort(inverse, kind="stable")  # samples grouped by value, in time order
         starts = np.cumsum(counts) - counts
         second = np.where(counts > 1, order[np.minimum(starts + 1, len(order) - 1)], -1)
+        device = self.points.device
+        self._unique_of = torch.from_numpy(inverse.astype(np.int64)).to(device)
+        self._first = torch.from_numpy(first.astype(np.int64)).to(device)
+        self._second = torch.from_numpy(second.astype(np.int64)).to(device)
+        self._unique_values = unique
+        return unique
+
+    def _build_circle(self, tolerance: float | None) -> None:
+        """The distinct values sorted by their angle around the circle fitted to them (Kasa's algebraic fit); with
+        ``tolerance``, only where every radius is within ``tolerance * mean radius`` of the others."""
+        import numpy as np
+
+        unique = self._distinct()
+        x, y = unique[:, 0], unique[:, 1]
+        design = np.c_[x, y, np.ones_like(x)]
+        # x^2 + y^2 + D x + E y + F = 0 in the least-squares sense: a linear system of three unknowns
+        coef, *_ = np.linalg.lstsq(design, -(x * x + y * y), rcond=None)
+        centre = -0.5 * coef[:2]
+        radius = np.hypot(x - centre[0], y - centre[1])
+        extent = float(np.hypot(np.ptp(x), np.ptp(y)))
+        # points on a line, or on a short arc, fit a circle far larger than themselves, whose centre would cost the
+        # bound its precision: around such a centre the search is not worth it ("auto") or not precise (forced)
+        if not (np.isfinite(radius).all() and radius.mean() <= 2.0 * extent):
+            if tolerance is not None:
+                return
+            centre = 0.5 * np.array([x.min() + x.max(), y.min() + y.max()])
+            radius = np.hypot(x - centre[0], y - centre[1])
+        elif tolerance is not None and not (
+            radius.max() - radius.min() <= tolerance * radius.mean()
+        ):
+            return
+        angle = np.arctan2(y - centre[1], x - centre[0])
+        order = np.argsort(angle, kind="stable")
+        device = self.points.device
+        self._angle = torch.from_numpy(angle[order]).to(device)
+        self._circle_x = torch.from_numpy(np.ascontiguousarray(unique[order, 0])).to(device)
+        self._circle_y = torch.from_numpy(np.ascontiguousarray(unique[order, 1])).to(device)
+        self._circle_value_of_row = torch.from_numpy(order.astype(np.int64)).to(device)
+        self._centre = torch.from_numpy(centre).to(device)
+        self._radius_range = (float(radius.min()), float(radius.max()))
+        self.strategy = "circle"
+
+    def _build_tree(self) -> None:
+        from scipy.spatial import cKDTree
+
+        unique = self._distinct()
         # no shrinking of the nodes to their points and no median splits: on behaviour that lies on a curve (a
         # ring) shrunken nodes make a query visit many times more of them (10x measured on a ring). Leaves of 64
         # points, not scipy's 16: a target inside a ring is almost equally far from a whole arc of it, which the
@@ -179,9 +250,6 @@ class NearestNeighbours:
         self._tree = cKDTree(
             unique, leafsize=TREE_LEAF_SIZE, compact_nodes=False, balanced_tree=False
         )
-        self._unique_of = torch.from_numpy(inverse.astype(np.int64))
-        self._first = torch.from_numpy(first.astype(np.int64))
-        self._second = torch.from_numpy(second.astype(np.int64))
         self.strategy = "tree"
 
     def _build_blocks(self) -> None:
@@ -272,6 +340,8 @@ class NearestNeighbours:
             return self._query_sorted(targets, labels, exclude)
         if self.strategy == "tree":
             return self._query_tree(targets, exclude)
+        if self.strategy == "circle":
+            return self._query_circle(targets, exclude)
         if self.strategy == "blocks":
             return self._query_blocks(targets, labels, exclude)
         return self._query_brute(targets, labels, exclude)
@@ -294,6 +364,76 @@ class NearestNeighbours:
             return torch.where(own & (other_copy < 0), exclude, torch.where(own, other_copy, first))
         next_value = self._first[idx[:, 1]]
         return torch.where(own, torch.where(other_copy >= 0, other_copy, next_value), first)
+
+    def _query_circle(self, targets, exclude):
+        q = targets.double()
+        n_values = self._angle.shape[0]
+        offset = q - self._centre
+        radius = torch.linalg.vector_norm(offset, dim=1)
+        angle = torch.atan2(offset[:, 1], offset[:, 0])
+        # a value left out: the reference's own, where the reference is its only sample (otherwise its copy counts)
+        lone = torch.full_like(radius, -1, dtype=torch.long)
+        if exclude is not None:
+            own = self._unique_of[exclude]
+            lone = torch.where(self._second[own] < 0, own, lone)
+        position = torch.searchsorted(self._angle, angle)
+        best = torch.full_like(radius, float("inf"))
+        found = torch.zeros_like(lone)
+        rows = torch.arange(q.shape[0], device=q.device)
+        r_lo, r_hi = self._radius_range
+        half = _CIRCLE_WINDOW
+        while rows.numel():
+            width = min(
+                2 * half, n_values
+            )  # all of them, once, when the window has grown past the circle
+            step = max(1, self.chunk_elements // width)
+            for start in range(
+                0, rows.numel(), step
+            ):  # bounded memory, however many rows are unsure
+                self._scan_circle(
+                    rows[start : start + step], half, width, q, position, lone, best, found
+                )
+            if width == n_values:
+                break
+            # every value not scanned is at least this far round the circle from the query's angle
+            at, a = position.index_select(0, rows), angle.index_select(0, rows)
+            before = self._angle.index_select(0, (at - half - 1) % n_values)
+            after = self._angle.index_select(0, (at + half) % n_values)
+            gap = torch.minimum(
+                torch.remainder(a - before, 2 * math.pi), torch.remainder(after - a, 2 * math.pi)
+            ).clamp(max=math.pi)
+            # ... so at least this far in the plane: the nearest radius in the range at that angle
+            cos = torch.cos(gap)
+            rq = radius.index_select(0, rows)
+            r = (rq * cos).clamp(r_lo, r_hi)
+            bound = (rq * rq + r * r - 2 * rq * r * cos).clamp_min(0)
+            # (a margin for the rounding of the bound; an equal distance beyond the window is only a tie)
+            rows = rows[bound * (1 - 1e-9) <= best.index_select(0, rows)]
+            half *= 4
+        nearest = self._first[found]
+        if exclude is not None:
+            nearest = torch.where(nearest == exclude, self._second[found], nearest)
+        return self._alone(nearest, best, exclude)
+
+    def _scan_circle(self, rows, half, width, q, position, lone, best, found):
+        """Exact distances from the queries ``rows`` to the ``width`` values from sorted position ``position - half``
+        on (round the circle); ``best`` and ``found`` take the nearer ones, in place."""
+        n_values = self._angle.shape[0]
+        span = torch.arange(-half, width - half, device=q.device)
+        where = ((position.index_select(0, rows)[:, None] + span) % n_values).flatten()
+        shape = (rows.numel(), width)
+        value = self._circle_value_of_row.index_select(0, where).view(shape)
+        qx, qy = q[:, 0].index_select(0, rows)[:, None], q[:, 1].index_select(0, rows)[:, None]
+        dist = (self._circle_x.index_select(0, where).view(shape) - qx).square()
+        dist += (self._circle_y.index_select(0, where).view(shape) - qy).square()
+        dist.masked_fill_(value == lone.index_select(0, rows)[:, None], float("inf"))
+        near, arg = dist.min(dim=1)
+        so_far = best.index_select(0, rows)
+        better = near < so_far
+        best[rows] = torch.where(better, near, so_far)
+        found[rows] = torch.where(
+            better, value.gather(1, arg[:, None]).squeeze(1), found.index_select(0, rows)
+        )
 
     def _query_blocks(self, targets, labels, exclude):
         coords = targets

@@ -154,7 +154,8 @@ def _reference(points, targets, exclude=None, labels=None, qlabels=None):
 
 @pytest.mark.parametrize("shape", ["ring", "clusters", "duplicates", "line", "grid", "box3"])
 @pytest.mark.parametrize(
-    "strategy, with_labels", [("tree", False), ("blocks", False), ("blocks", True)]
+    "strategy, with_labels",
+    [("tree", False), ("blocks", False), ("blocks", True), ("circle", False)],
 )
 def test_tree_and_blocks_match_brute_force_on_every_shape(shape, strategy, with_labels):
     """The tree and the blocks search are exact on behaviour of every shape, with targets drawn the way time_delta
@@ -171,10 +172,13 @@ def test_tree_and_blocks_match_brute_force_on_every_shape(shape, strategy, with_
     targets = targets.astype(np.float32)
     labels = rng.integers(0, 3, n) if with_labels else None
     qlabels = labels[ref] if with_labels else None
+    if strategy == "circle" and points.shape[1] != 2:
+        pytest.skip("the circle search takes 2-D behaviour")
+    auto = (strategy == "tree" and shape != "ring") or with_labels
     index = NearestNeighbours(
         torch.from_numpy(points),
         None if labels is None else torch.from_numpy(labels),
-        strategy="auto" if strategy == "tree" or with_labels else strategy,
+        strategy="auto" if auto else strategy,
     )
     assert index.strategy == strategy  # the tree without labels, the blocks with
     got = index.query(
@@ -291,3 +295,70 @@ def test_unknown_strategies_are_refused(bad):
 def test_the_tree_refuses_labels():
     with pytest.raises(ValueError, match="labels"):
         NearestNeighbours(torch.rand(10, 2), torch.zeros(10, dtype=torch.long), strategy="tree")
+
+
+def _circle(n, rng, centre=(0.0, 0.0), radius=1.0, noise=0.0, arc=2 * np.pi):
+    angle = np.mod(np.cumsum(rng.normal(scale=0.05, size=n)), arc)
+    r = radius * (1 + noise * rng.standard_normal(n))
+    return (np.c_[np.cos(angle), np.sin(angle)] * r[:, None] + centre).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("head direction", "circle"),  # (cos, sin): every radius 1 to float32's rounding
+        ("shifted and scaled", "circle"),  # a circle of radius 50 around (100, -30)
+        ("annulus", "tree"),  # radii spread by 1e-3: not thin enough to be worth it
+        ("short arc", "tree"),  # 20 degrees of a circle: its centre is far from the points
+        ("line", "tree"),
+    ],
+)
+def test_auto_takes_the_circle_search_only_for_points_on_a_circle(kind, expected):
+    rng = np.random.default_rng(11)
+    n = 5000
+    points = {
+        "head direction": lambda: _circle(n, rng),
+        "shifted and scaled": lambda: _circle(n, rng, (100.0, -30.0), 50.0),
+        "annulus": lambda: _circle(n, rng, noise=1e-3),
+        "short arc": lambda: _circle(n, rng, arc=np.pi / 9),
+        "line": lambda: _shape("line", n, rng),
+    }[kind]()
+    index = NearestNeighbours(torch.from_numpy(points))
+    assert index.strategy == expected
+    ref = rng.integers(0, n - 10, 200)
+    other = rng.integers(0, n - 10, 200)
+    targets = points[ref] + (points[other + 10] - points[other])
+    targets[:5] = points.mean(0)
+    targets = targets.astype(np.float32)
+    got = index.query(torch.from_numpy(targets), exclude=torch.from_numpy(ref)).numpy()
+    np.testing.assert_allclose(
+        _dist(points, targets, got), _reference(points, targets, ref), rtol=1e-5, atol=1e-9
+    )
+
+
+def test_the_circle_search_with_copies_of_a_value_and_a_value_alone():
+    """An animal holding its head still: the copies are one value; the reference's copy is answered (distance 0),
+    and a reference that is its value's only sample is never."""
+    rng = np.random.default_rng(12)
+    points = _circle(4000, rng)
+    points[500:1500] = points[500]
+    index = NearestNeighbours(torch.from_numpy(points))
+    assert index.strategy == "circle"
+    exclude = np.r_[700, 3000, rng.integers(0, 4000, 30)]
+    targets = points[exclude].copy()
+    got = index.query(torch.from_numpy(targets), exclude=torch.from_numpy(exclude)).numpy()
+    assert (got != exclude).all()
+    assert got[0] in range(500, 1500) and _dist(points, targets, got)[0] == 0
+    np.testing.assert_allclose(
+        _dist(points, targets, got), _reference(points, targets, exclude), rtol=1e-5, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("labels, dims", [(True, 2), (False, 3)])
+def test_the_circle_search_refuses_labels_and_other_dimensions(labels, dims):
+    with pytest.raises(ValueError, match="strategy='circle' searches unlabelled 2-D points"):
+        NearestNeighbours(
+            torch.rand(10, dims),
+            torch.zeros(10, dtype=torch.long) if labels else None,
+            strategy="circle",
+        )
