@@ -323,6 +323,18 @@ def write_checkpoint(est: Any, path: Path, iteration: int, t: Any, history: np.n
         torch.save(payload, tmp)
 
 
+def starting_point(est: Any, t: Any, resume: bool) -> tuple[int, np.ndarray, Path | None]:
+    """Where ``fit`` starts training run ``t``: the iteration and loss history of the checkpoint in
+    ``est.checkpoint_dir`` when resuming from one that exists (put into ``t``), else 0 and none; and the
+    checkpoint's path (``None`` without ``checkpoint_dir``)."""
+    path = None if est.checkpoint_dir is None else Path(est.checkpoint_dir) / CHECKPOINT_NAME
+    if resume and path is None:
+        raise ValueError("fit(..., resume=True) needs checkpoint_dir to be set.")
+    if resume and path.exists():
+        return (*load_checkpoint(est, path, t), path)
+    return 0, np.empty(0), path
+
+
 def load_checkpoint(est: Any, path: Path, t: Any) -> tuple[int, np.ndarray]:
     """Put the state of the checkpoint at ``path`` into training run ``t``; the iteration it was taken after and
     the loss history up to it."""

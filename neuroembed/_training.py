@@ -807,16 +807,15 @@ def adapt(
     est: Any,
     X: Any,
     y: Any,
-    iterations: Any,
-    finetune: Any,
-    learning_rate: Any,
+    steps: tuple[Any, Any],
+    rates: tuple[Any, Any],
     epochs: Any = None,
-    finetune_learning_rate: Any = None,
 ) -> tuple[MultiSessionEncoder, int, np.ndarray, float]:
     """The work of :meth:`Estimator.adapt`: a copy of the fitted encoder with a new input layer for ``X``, trained
-    on ``X`` with the trunk frozen for ``iterations`` steps at ``learning_rate``, then with the trunk for ``finetune``
-    steps at ``finetune_learning_rate`` (default: the estimator's). Returns the encoder, the new layer's neurons, the losses of both
-    phases and their seconds."""
+    on ``X`` for ``steps = (iterations, finetune)`` steps, first with the trunk frozen, then with it, at
+    ``rates = (learning_rate, finetune_learning_rate)`` (``None``: the estimator's rate). Returns the encoder, the
+    new layer's neurons, the losses of both phases and their seconds."""
+    (iterations, finetune), (learning_rate, finetune_learning_rate) = steps, rates
     iterations = V.check_positive_int(iterations, "iterations", minimum=0)
     finetune = V.check_positive_int(finetune, "finetune_iterations", minimum=0)
     learning_rate = V.check_positive_float(learning_rate, "learning_rate")

@@ -346,15 +346,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         t = self._prepare(X, y, epochs)
         if initial_weights is not None:
             P.load_weights(t.encoder, P.encoder_state(initial_weights), "initial_weights")
-        start, history = 0, np.empty(0)
-        checkpoint = (
-            None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / P.CHECKPOINT_NAME
-        )
-        if resume:
-            if checkpoint is None:
-                raise ValueError("fit(..., resume=True) needs checkpoint_dir to be set.")
-            if checkpoint.exists():
-                start, history = P.load_checkpoint(self, checkpoint, t)
+        start, history, checkpoint = P.starting_point(self, t, resume)
         self._train(t, start, history, checkpoint, stop=self.max_iterations)
         return self
 
@@ -443,16 +435,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         self : Estimator
         """
         check_is_fitted(self)
-        encoder, n_new, losses, seconds = T.adapt(
-            self,
-            X,
-            y,
-            iterations,
-            finetune_iterations,
-            learning_rate,
-            epochs,
-            finetune_learning_rate,
-        )
+        steps, rates = (iterations, finetune_iterations), (learning_rate, finetune_learning_rate)
+        encoder, n_new, losses, seconds = T.adapt(self, X, y, steps, rates, epochs)
         self.encoder_ = encoder
         self.session_n_features_ = [*self.session_n_features_, n_new]
         self.n_sessions_ = len(self.session_n_features_)

@@ -133,22 +133,20 @@ class NearestNeighbours:
             continuous = [d for d in range(self.n_dims) if not self._few_levels(points[:, d])]
             if len(continuous) <= 1:
                 self._build_sorted(continuous[0] if continuous else 0)
-            if (
-                self.strategy == "brute"
-                and self.n_points >= _INDEX_MIN_POINTS
-                and points.device.type == "cpu"
-            ):
+            indexed = self.n_points >= _INDEX_MIN_POINTS and points.device.type == "cpu"
+            if self.strategy == "brute" and indexed and labels is None and self.n_dims == 2:
+                self._build_circle(CIRCLE_TOLERANCE)  # only where the points lie on a circle
+            if self.strategy == "brute" and indexed:
                 strategy = "tree" if labels is None else "blocks"
-                if labels is None and self.n_dims == 2 and len(continuous) == 2:
-                    self._build_circle(CIRCLE_TOLERANCE)
-                    if self.strategy == "circle":
-                        return
         if strategy == "circle":
             self._build_circle(None)
         elif strategy == "tree":
             self._build_tree()
         elif strategy == "blocks":
             self._build_blocks()
+        self.__dict__.pop(
+            "_unique_values", None
+        )  # the distinct values' copy, kept only while building
 
     @staticmethod
     def _few_levels(column: torch.Tensor) -> bool:

@@ -362,3 +362,12 @@ def test_the_circle_search_refuses_labels_and_other_dimensions(labels, dims):
             torch.zeros(10, dtype=torch.long) if labels else None,
             strategy="circle",
         )
+
+
+def test_a_circle_beside_a_flag_column_is_not_searched_as_a_circle():
+    """(cos, sin) and a direction flag: three columns, the search must weigh all three (the tree does)."""
+    rng = np.random.default_rng(13)
+    ring = _circle(4000, rng)
+    points = np.c_[ring, rng.integers(0, 2, 4000)].astype(np.float32)
+    index = NearestNeighbours(torch.from_numpy(points))
+    assert index.strategy == "tree"
