@@ -19,11 +19,12 @@ The strategy is chosen once from the data when the index is built (``strategy="a
   ``min over r in [r_min, r_max] of |q|^2 + r^2 - 2 |q| r cos g`` away (squared), which is nearly exact on a thin
   circle. Most queries are answered by their first window; a target at the centre scans the whole circle, in
   chunks of ``chunk_elements``. Exact for any 2-D points (``strategy="circle"``); "auto" uses it only on circles.
-* **tree** — on the CPU, for several continuous columns without labels (2-D position, 3-D): a k-d tree (:class:`scipy.spatial.cKDTree`) over the *distinct* values, each keeping its
-  first two sample indices, so that thousands of identical points (an animal sitting still) are one node, not
-  thousands of ties to visit; its nodes are not shrunk to their points, which on behaviour lying on a curve (a
-  ring) makes a query visit several times fewer of them. A query asks for the two nearest values (two, so that the
-  reference can be excluded).
+* **tree** — on the CPU, for several continuous columns without labels (2-D position, 3-D): a k-d tree
+  (:class:`scipy.spatial.cKDTree`) over the *distinct* values, each keeping its first two sample indices, so that
+  thousands of identical points (an animal sitting still) are one node, not thousands of ties to visit; its nodes
+  are not shrunk to their points, which on behaviour lying on a curve (a ring that is not thin) makes a query
+  visit several times fewer of them. A query asks for the two nearest values (two, so that the reference can be
+  excluded).
 * **blocks** — on the CPU with labels (the *mixed* conditional with several continuous columns), or when asked
   for: the points are cut once into blocks of about ``_BLOCK_SIZE`` neighbouring points by a balanced k-d
   partition (at every level each block is halved at the median of its widest column; the label enters as one more
@@ -57,9 +58,8 @@ _TREE_THREADS_MIN_POINTS = 200_000
 STRATEGIES = ("auto", "circle", "tree", "blocks", "brute")  # what ``strategy=`` may ask for
 #: Largest spread of the radii, relative to their mean, at which "auto" takes 2-D behaviour to lie on a circle.
 CIRCLE_TOLERANCE = 1e-5
-_CIRCLE_WINDOW = (
-    16  # values scanned on each side of a query's angle at first; four times more while unsure
-)
+#: Values the circle search scans on each side of a query's angle at first (four times more while unsure).
+_CIRCLE_WINDOW = 16
 
 _MAX_LEVELS = 32  # a column with at most this many distinct values is grouped on, not searched
 _MAX_GROUPS = 64
@@ -144,9 +144,8 @@ class NearestNeighbours:
             self._build_tree()
         elif strategy == "blocks":
             self._build_blocks()
-        self.__dict__.pop(
-            "_unique_values", None
-        )  # the distinct values' copy, kept only while building
+        # the distinct values' copy, kept only while building
+        self.__dict__.pop("_unique_values", None)
 
     @staticmethod
     def _few_levels(column: torch.Tensor) -> bool:
@@ -387,13 +386,11 @@ class NearestNeighbours:
         r_lo, r_hi = self._radius_range
         half = _CIRCLE_WINDOW
         while rows.numel():
-            width = min(
-                2 * half, n_values
-            )  # all of them, once, when the window has grown past the circle
+            # all of them, once, when the window has grown past the circle; in chunks of rows, so that memory
+            # stays bounded however many rows are unsure
+            width = min(2 * half, n_values)
             step = max(1, self.chunk_elements // width)
-            for start in range(
-                0, rows.numel(), step
-            ):  # bounded memory, however many rows are unsure
+            for start in range(0, rows.numel(), step):
                 self._scan_circle(
                     rows[start : start + step], half, width, q, position, lone, best, found
                 )
