@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _tasks  # noqa: E402
 import quality  # noqa: E402
+from transfer import _score  # noqa: E402
 
 import neuroembed as ne  # noqa: E402
 
@@ -46,12 +47,6 @@ def run(seeds: list[int]) -> None:
     buddy = np.concatenate([rat.neural_train, rat.neural_test])
     buddy_y = np.concatenate([rat.behaviour_train, rat.behaviour_test])
     x, y = achilles.neural_train, achilles.behaviour_train
-
-    def score(embed) -> float:
-        whole = embed(np.concatenate([achilles.neural_train, achilles.neural_test]))
-        n = achilles.n_train
-        return float(_tasks.decode_error(achilles, whole[:n], whole[n:]))
-
     for seed in seeds:
         source = ne.Estimator(**quality.SETTINGS, max_iterations=2000, random_state=seed)
         source.fit(buddy, buddy_y)
@@ -65,7 +60,7 @@ def run(seeds: list[int]) -> None:
                     x, y, iterations=frozen, finetune_iterations=steps - frozen, learning_rate=rate
                 )
                 row[name] = [
-                    score(lambda z, e=est: e.transform(z, session=-1)),
+                    _score(achilles, lambda z, e=est: e.transform(z, session=-1)),
                     time.perf_counter() - t0,
                 ]
             for rate in SCRATCH_RATES:
@@ -73,7 +68,10 @@ def run(seeds: list[int]) -> None:
                 est = ne.Estimator(**settings, max_iterations=steps, random_state=seed)
                 t0 = time.perf_counter()
                 est.fit(x, y)
-                row[f"scratch {rate:g}"] = [score(est.transform), time.perf_counter() - t0]
+                row[f"scratch {rate:g}"] = [
+                    _score(achilles, est.transform),
+                    time.perf_counter() - t0,
+                ]
             print(json.dumps(row), flush=True)
             with OUT.open("a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -854,8 +854,8 @@ def adapt(
     encoder.train()
     with flush_denormal(device), autocast(device, est.precision):
         phases = ((iterations, False, learning_rate), (finetune, True, finetune_learning_rate))
-        for steps, trunk_trains, rate in phases:
-            if steps == 0:
+        for n_steps, trunk_trains, rate in phases:
+            if n_steps == 0:
                 continue
             encoder.trunk.requires_grad_(trunk_trains)
             params = list(stem.parameters())
@@ -864,7 +864,7 @@ def adapt(
             result = train_loop(
                 lambda i: solver.loss(),
                 make_adam(params, rate),
-                steps,
+                n_steps,
                 verbose=est.verbose,
                 desc="neuroembed adapt",
             )

@@ -121,14 +121,13 @@ def _all_finite(arr: np.ndarray) -> bool:
 def _check_finite(arr: np.ndarray, name: str) -> None:
     if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = ~np.isfinite(arr)
-        if bad.any():
-            n_nan = int(np.isnan(arr).sum())
-            n_inf = int(bad.sum()) - n_nan
-            first = np.argwhere(bad)[0]
-            raise ValueError(
-                f"{name} contains {n_nan} NaN and {n_inf} infinite value(s) (first at index "
-                f"{tuple(int(i) for i in first)}); expected finite numbers. Remove or interpolate them first."
-            )
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(bad.sum()) - n_nan
+        first = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} contains {n_nan} NaN and {n_inf} infinite value(s) (first at index "
+            f"{tuple(int(i) for i in first)}); expected finite numbers. Remove or interpolate them first."
+        )
 
 
 def check_neural(

@@ -135,17 +135,19 @@ class NearestNeighbours:
                 self._build_sorted(continuous[0] if continuous else 0)
             indexed = self.n_points >= _INDEX_MIN_POINTS and points.device.type == "cpu"
             if self.strategy == "brute" and indexed and labels is None and self.n_dims == 2:
-                self._build_circle(CIRCLE_TOLERANCE)  # only where the points lie on a circle
-            if self.strategy == "brute" and indexed:
+                # only where the points lie on a circle; the tree, if not, takes the same distinct values
+                unique = self._distinct()
+                self._build_circle(unique, CIRCLE_TOLERANCE)
+                if self.strategy == "brute":
+                    self._build_tree(unique)
+            elif self.strategy == "brute" and indexed:
                 strategy = "tree" if labels is None else "blocks"
         if strategy == "circle":
-            self._build_circle(None)
+            self._build_circle(self._distinct(), None)
         elif strategy == "tree":
-            self._build_tree()
+            self._build_tree(self._distinct())
         elif strategy == "blocks":
             self._build_blocks()
-        # the distinct values' copy, kept only while building
-        self.__dict__.pop("_unique_values", None)
 
     @staticmethod
     def _few_levels(column: torch.Tensor) -> bool:
@@ -178,13 +180,11 @@ class NearestNeighbours:
         self.strategy = "sorted"
 
     def _distinct(self):
-        """The distinct rows of ``points`` (float64, numpy) and, per row, the indices of its first two samples
+        """The distinct rows of ``points`` (float64, numpy); keeps, per row, the indices of its first two samples
         (-1: only one), and each sample's row. An animal sitting still gives thousands of identical points, which
         a search would otherwise visit one by one (all tie)."""
         import numpy as np
 
-        if hasattr(self, "_unique_values"):  # "auto" tried the circle first
-            return self._unique_values
         values = self.points.detach().double().cpu().numpy()
         n = values.shape[0]
         # what np.unique(axis=0) gives, three times faster (one stable lexsort of the columns): the distinct rows in
@@ -203,15 +203,13 @@ class NearestNeighbours:
         self._unique_of = torch.from_numpy(inverse.astype(np.int64)).to(device)
         self._first = torch.from_numpy(first.astype(np.int64)).to(device)
         self._second = torch.from_numpy(second.astype(np.int64)).to(device)
-        self._unique_values = unique
         return unique
 
-    def _build_circle(self, tolerance: float | None) -> None:
-        """The distinct values sorted by their angle around the circle fitted to them (Kasa's algebraic fit); with
-        ``tolerance``, only where every radius is within ``tolerance * mean radius`` of the others."""
+    def _build_circle(self, unique, tolerance: float | None) -> None:
+        """The distinct values ``unique`` sorted by their angle around the circle fitted to them (Kasa's algebraic
+        fit); with ``tolerance``, only where every radius is within ``tolerance * mean radius`` of the others."""
         import numpy as np
 
-        unique = self._distinct()
         x, y = unique[:, 0], unique[:, 1]
         design = np.c_[x, y, np.ones_like(x)]
         # x^2 + y^2 + D x + E y + F = 0 in the least-squares sense: a linear system of three unknowns
@@ -241,10 +239,9 @@ class NearestNeighbours:
         self._radius_range = (float(radius.min()), float(radius.max()))
         self.strategy = "circle"
 
-    def _build_tree(self) -> None:
+    def _build_tree(self, unique) -> None:
         from scipy.spatial import cKDTree
 
-        unique = self._distinct()
         # no shrinking of the nodes to their points and no median splits: on behaviour that lies on a curve (a
         # ring) shrunken nodes make a query visit many times more of them (10x measured on a ring). Leaves of 64
         # points, not scipy's 16: a target inside a ring is almost equally far from a whole arc of it, which the
