@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from neuroembed.models import MODELS, make_encoder
-from neuroembed.models.time_major import supports_time_major, trunk_time_major, whole_shrink
+from neuroembed.models.time_major import (
+    conv_time_major,
+    supports_time_major,
+    trunk_time_major,
+    whole_shrink,
+)
 
 
 def _grads(trunk, stem_out, run):
@@ -127,3 +132,57 @@ def test_a_frozen_trunk_passes_the_same_input_gradient_and_computes_no_weight_gr
 def trunk_length(trunk):
     """The input length of one output row: the blocks' shrink plus the output kernel."""
     return whole_shrink(trunk, len(trunk.blocks)) + trunk.out.kernel_size[0]
+
+
+def _conv_reference(h, weight, bias, dilation):
+    """``conv_time_major`` through ``F.conv1d`` on channels-first input (autograd's own backward)."""
+    out = torch.nn.functional.conv1d(h.permute(1, 2, 0), weight, bias, dilation=dilation)
+    return out.permute(2, 0, 1)
+
+
+@pytest.mark.parametrize("kernel, dilation", [(1, 1), (2, 1), (3, 1), (3, 4)])
+@pytest.mark.parametrize("c_in", [3, 130])
+def test_conv_time_major_values_and_gradients_match_conv1d(kernel, dilation, c_in, device):
+    # its own backward (the weight's gradient as grad.T @ h) against autograd through F.conv1d, in float64; a
+    # first layer of many neurons (130) as well as a narrow one
+    torch.manual_seed(7)
+    h = torch.randn(dilation * (kernel - 1) + 5, 4, c_in, dtype=torch.float64, device=device)
+    weight = torch.randn(6, c_in, kernel, dtype=torch.float64, device=device)
+    bias = torch.randn(6, dtype=torch.float64, device=device)
+
+    def grads(run):
+        leaves = [t.detach().clone().requires_grad_(True) for t in (h, weight, bias)]
+        out = run(*leaves, dilation)
+        w = torch.linspace(-1.0, 1.0, out.numel(), dtype=out.dtype, device=device)
+        (out * w.view_as(out)).sum().backward()
+        return [out.detach()] + [t.grad for t in leaves]
+
+    got, want = grads(conv_time_major), grads(_conv_reference)
+    assert got[0].shape == (5, 4, 6)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_time_major_computes_only_the_gradients_asked_for(device):
+    # data need no gradient (a first layer); a frozen layer's weight and bias get none
+    torch.manual_seed(8)
+    h = torch.randn(9, 3, 5, dtype=torch.float64, device=device)
+    weight = torch.randn(4, 5, 2, dtype=torch.float64, device=device, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, device=device)
+    conv_time_major(h, weight, bias).sum().backward()
+    assert weight.grad is not None and bias.grad is None and h.grad is None
+    h.requires_grad_(True)
+    weight.grad = None
+    weight.requires_grad_(False)
+    conv_time_major(h, weight, bias).sum().backward()
+    assert h.grad is not None and weight.grad is None
+
+
+def test_conv_time_major_gradcheck(device):
+    torch.manual_seed(9)
+    h = torch.randn(8, 2, 3, dtype=torch.float64, device=device, requires_grad=True)
+    weight = torch.randn(4, 3, 3, dtype=torch.float64, device=device, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: conv_time_major(a, b, c, 2), (h, weight, bias)
+    )
