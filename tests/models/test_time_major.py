@@ -183,6 +183,4 @@ def test_conv_time_major_gradcheck(device):
     h = torch.randn(8, 2, 3, dtype=torch.float64, device=device, requires_grad=True)
     weight = torch.randn(4, 3, 3, dtype=torch.float64, device=device, requires_grad=True)
     bias = torch.randn(4, dtype=torch.float64, device=device, requires_grad=True)
-    assert torch.autograd.gradcheck(
-        lambda a, b, c: conv_time_major(a, b, c, 2), (h, weight, bias)
-    )
+    assert torch.autograd.gradcheck(lambda a, b, c: conv_time_major(a, b, c, 2), (h, weight, bias))
