@@ -1,0 +1,260 @@
+"""Seed spread at equal settings, with enough seeds to tell the two systems apart: neuroembed vs CEBRA 0.6.1.
+
+``results/quality.md`` compares the two systems at equal settings and iterations on 3-5 seeds, too few to say whose
+errors spread the wider (every 95 % interval of the ratio of the two standard deviations there includes 1). This
+script adds seeds to the datasets of that table, one (dataset, system, seed) fit at a time, each appended as a JSON
+line to ``results/seed_spread.jsonl`` (a fit already in the file is skipped, so an interrupted run resumes), and
+``--merge`` writes ``results/seed_spread.md``.
+
+The fits are exactly those of ``quality_budget.py``'s CEBRA and *equal* runs (the same functions: offset10, batch
+512, 8 dimensions, time offset 10, temperature 1, lr 3e-4, 2000 iterations, each seed starting both systems from
+the same initial weights), scored the same way. Their seconds are recorded but not reported: the spread does not
+depend on them, and these runs may share the machine.
+
+``--import-existing`` copies the CEBRA seeds already in ``results/quality_budget/*.json`` into the file (marked with
+their source), so only the missing CEBRA seeds are fitted; neuroembed's seeds are all re-fitted here (they are
+cheap), and the merged table says how many of them reproduce the earlier file's errors.
+
+    python benchmarks/seed_spread.py --import-existing
+    python benchmarks/seed_spread.py --dataset ring --seeds 0 1 2 3 4 5 6 7 8 9 --threads 1
+    python benchmarks/seed_spread.py --merge
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.stats
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _tasks  # noqa: E402
+import quality  # noqa: E402
+import quality_budget as qb  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LINES = RESULTS / "seed_spread.jsonl"
+SYSTEMS = ("CEBRA", "equal")
+#: The code this process runs: read once at start (the working tree may change while a long run goes on).
+REVISION = f"{quality.package_version('neuroembed')} (git {quality.git_revision()})"
+
+
+def read_lines() -> list[dict[str, Any]]:
+    if not LINES.exists():
+        return []
+    return [json.loads(line) for line in LINES.read_text().splitlines() if line.strip()]
+
+
+def done(lines: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
+    return {(r["dataset"], r["system"], int(r["seed"])) for r in lines}
+
+
+def append(record: dict[str, Any]) -> None:
+    with LINES.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def import_existing() -> None:
+    """The CEBRA seeds of ``results/quality_budget/*.json`` as lines (neuroembed's are re-fitted, not copied)."""
+    have = done(read_lines())
+    for path in sorted((RESULTS / "quality_budget").glob("*.json")):
+        r = json.loads(path.read_text())
+        if r.get("quick") or r["iterations"] != qb.ITERATIONS:
+            continue
+        for seed, error, seconds in zip(
+            r["seeds"], r["runs"]["CEBRA"]["error"], r["runs"]["CEBRA"]["seconds"], strict=True
+        ):
+            if (r["dataset"], "CEBRA", seed) in have:
+                continue
+            append(
+                {
+                    "dataset": r["dataset"],
+                    "system": "CEBRA",
+                    "seed": seed,
+                    "error": error,
+                    "seconds": seconds,
+                    "source": f"results/quality_budget/{path.name} ({r['header']['date']})",
+                    "cebra": r["header"]["versions"]["cebra"],
+                    "machine": r["header"]["machine"],
+                    "torch_threads": r["header"]["torch_threads"],
+                }
+            )
+            print(f"imported {r['dataset']} CEBRA seed {seed}: {error:.4f}", file=sys.stderr)
+
+
+def run(dataset: str, seeds: list[int], systems: list[str]) -> None:
+    task = _tasks.load_task(dataset)
+    have = done(read_lines())
+    fit = {"CEBRA": qb.fit_cebra, "equal": qb.fit_equal}
+    for seed in seeds:
+        for system in systems:
+            if (dataset, system, seed) in have:
+                print(f"{dataset} {system} seed {seed}: already in {LINES.name}", file=sys.stderr)
+                continue
+            embedding, seconds = fit[system](task, qb.ITERATIONS, seed)
+            error = qb.score(task, embedding)
+            append(
+                {
+                    "dataset": dataset,
+                    "system": system,
+                    "seed": seed,
+                    "error": error,
+                    "seconds": seconds,
+                    "source": "seed_spread.py",
+                    "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+                    "neuroembed": REVISION,
+                    "cebra": quality.cebra_version(),
+                    "machine": f"{platform.platform()}; CPU {quality.cpu_model()}",
+                    "torch_threads": torch.get_num_threads(),
+                }
+            )
+            print(
+                f"{dataset:16s} {system:6s} seed {seed}: error {error:.4f} {task.unit}, fit {seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def earlier_equal(dataset: str) -> dict[int, float]:
+    """neuroembed's errors per seed in ``results/quality_budget/<dataset>*.json`` (to check they reproduce)."""
+    out = {}
+    for path in sorted((RESULTS / "quality_budget").glob(f"{dataset}*.json")):
+        r = json.loads(path.read_text())
+        if r["dataset"] == dataset and "equal" in r["runs"]:
+            out.update(dict(zip(r["seeds"], r["runs"]["equal"]["error"], strict=True)))
+    return out
+
+
+def merge() -> str:
+    lines = read_lines()
+    if not lines:
+        raise SystemExit(f"nothing in {LINES}; run a dataset first.")
+    rows = [
+        "# Seed spread at equal settings: neuroembed vs CEBRA 0.6.1, many seeds",
+        "",
+        "Produced by `python benchmarks/seed_spread.py` (see its docstring): the equal-settings fits of "
+        "`quality.md` (offset10, batch 512, 8 dimensions, time offset 10, temperature 1, lr 3e-4, 2000 "
+        "iterations, `time_delta` positives, both systems starting each seed from the same initial weights), on "
+        "more seeds. Error: kNN error on the held-out block. *sd*: standard deviation over seeds. *ratio*: "
+        "neuroembed's sd over CEBRA's, with its 95 % interval from the F distribution (seeds treated as "
+        "independent). *Brown-Forsythe p*: the test of equal variances that is robust to non-normal errors "
+        "(scipy's `levene` centred on the median). *paired difference*: neuroembed minus CEBRA on the same "
+        "seed (the same initial weights), mean [95 % t-interval]. *reproducing*: neuroembed's seeds whose error "
+        "equals that of `quality.md`'s run within 1e-6 (another CPU, thread count or code revision can sum in "
+        "another order, which can move a kNN error; see the list of fits below).",
+        "",
+        "| dataset | seeds (each) | neuroembed mean | CEBRA mean | neuroembed sd | CEBRA sd | ratio [95 %] | "
+        "Brown-Forsythe p | paired difference | reproducing |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    datasets = [d for d in qb.DATASETS if any(r["dataset"] == d for r in lines)]
+    verdicts = []
+    left_out: list[str] = []
+    for dataset in datasets:
+        by = {
+            s: {
+                int(r["seed"]): float(r["error"])
+                for r in lines
+                if r["dataset"] == dataset and r["system"] == s
+            }
+            for s in SYSTEMS
+        }
+        seeds = sorted(set(by["CEBRA"]) & set(by["equal"]))
+        if len(seeds) < 3:
+            left_out.append(dataset)
+            continue
+        e = np.array([by["equal"][s] for s in seeds])
+        c = np.array([by["CEBRA"][s] for s in seeds])
+        ratio, lo, hi = qb.spread_ratio(list(e), list(c))
+        p = float(scipy.stats.levene(e, c, center="median").pvalue)
+        d = e - c
+        _, dlo, dhi = qb.interval(list(d))
+        earlier = earlier_equal(dataset)
+        same = [s for s in seeds if s in earlier]
+        reproduced = sum(abs(by["equal"][s] - earlier[s]) <= 1e-6 for s in same)
+        rows.append(
+            f"| {dataset} | {len(seeds)} | {e.mean():.4f} | {c.mean():.4f} | {e.std(ddof=1):.4f} | "
+            f"{c.std(ddof=1):.4f} | {ratio:.2f} [{lo:.2f}, {hi:.2f}] | {p:.2f} | {d.mean():+.4f} "
+            f"[{dlo:+.4f}, {dhi:+.4f}] | {reproduced} of {len(same)} |"
+        )
+        verdicts.append((dataset, ratio, lo, hi, d.mean(), e.std(ddof=1), c.std(ddof=1)))
+    wider = [v[0] for v in verdicts if v[1] > 1.0]
+    excluded = [v[0] for v in verdicts if v[2] > 1.0 or v[3] < 1.0]
+    beyond = [v[0] for v in verdicts if v[4] > v[5] + v[6]]
+    rows += [
+        "",
+        f"neuroembed's sd is the larger on {len(wider)} of {len(verdicts)} datasets"
+        + (f" ({', '.join(wider)})" if wider else "")
+        + "; the 95 % interval of the ratio "
+        + (
+            "includes 1 on every dataset."
+            if not excluded
+            else f"excludes 1 on {', '.join(excluded)}."
+        )
+        + " neuroembed's mean error is above CEBRA's by more than the two sds together on "
+        + (", ".join(beyond) if beyond else "no dataset")
+        + "."
+        + (
+            f" Not in the table (fewer than 3 seeds fitted by both systems here): {', '.join(left_out)}."
+            if left_out
+            else ""
+        ),
+        "",
+        "Fits per dataset (CEBRA seeds imported from `quality_budget/` ran there, on the machine and threads "
+        "that file names; every other fit ran here):",
+        "",
+    ]
+    for dataset in datasets:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in (r for r in lines if r["dataset"] == dataset):
+            where = (
+                f"{r['system']}, {r['source']}"
+                + (f", neuroembed {r['neuroembed']}" if "neuroembed" in r else "")
+                + f", {r['machine']}, torch threads {r['torch_threads']}"
+            )
+            groups.setdefault(where, []).append(r)
+        for where, group in groups.items():
+            seeds = ", ".join(str(s) for s in sorted(int(r["seed"]) for r in group))
+            dates = sorted(r["date"] for r in group if "date" in r)
+            when = f", {dates[0]} to {dates[-1][-9:]}" if dates else ""
+            rows.append(f"- `{dataset}` seeds {seeds}: {where}{when}")
+    text = "\n".join(rows) + "\n"
+    (RESULTS / "seed_spread.md").write_text(text)
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=qb.DATASETS)
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument("--threads", type=int, default=None, help="torch threads of this process")
+    p.add_argument("--import-existing", action="store_true")
+    p.add_argument("--merge", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.import_existing:
+        import_existing()
+    if args.dataset is not None:
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        torch.set_flush_denormal(True)
+        run(args.dataset, args.seeds, args.systems)
+    if args.merge:
+        print(merge())
+    if not (args.import_existing or args.dataset or args.merge):
+        raise SystemExit("give --dataset NAME, --import-existing or --merge.")
+
+
+if __name__ == "__main__":
+    main()
