@@ -41,8 +41,8 @@ def conv_time_major(
 
     Differentiable: outside autocast through :class:`_ConvFunction`, whose backward does the products of
     :func:`_conv_backward` (the weight's gradient as ``grad.T @ h``, ``(C_out, C_in)``: the orientation autograd
-    would pick, ``h.T @ grad``, runs at a third of the speed on this CPU for a first layer of hundreds of neurons);
-    under autocast through autograd (``addmm``).
+    would pick, ``h.T @ grad``, ran at a third of the speed on one thread of an Intel Xeon for a first layer of 500
+    neurons; ``benchmarks/README.md``); under autocast through autograd (``addmm``).
     """
     needs_grad = torch.is_grad_enabled() and (
         h.requires_grad or weight.requires_grad or bias.requires_grad
