@@ -13,12 +13,14 @@ import contextlib
 import copy
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from neuroembed import _pynapple as PN
 from neuroembed import _validation as V
@@ -188,8 +190,6 @@ def clipped_batch_size(
     fewest = min(n_centres)
     if batch_size <= fewest:
         return int(batch_size)
-    import warnings
-
     where = f"the shortest of the {len(n_centres)} sessions" if multi else "the recording"
     warnings.warn(
         f"batch_size={batch_size} is larger than the {fewest} window centres of {where} (samples minus the "
@@ -784,10 +784,6 @@ def warn_if_diverged(
     bad |= np.abs(np.nan_to_num(losses, nan=0.0, posinf=0.0, neginf=0.0)) > limit
     if not bad.any():
         return
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     i = int(np.argmax(bad))
     why = (
         "with distance='euclidean' the embedding is not normalised and the InfoNCE loss has no lower bound as it "
