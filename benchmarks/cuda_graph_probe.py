@@ -25,6 +25,7 @@ import pathlib
 import sys
 import time
 import traceback
+import warnings
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import neuroembed as ne  # noqa: E402
+from neuroembed._graphs import GraphedStep, default_generator  # noqa: E402
 
 from speed import SETTINGS, head_data  # noqa: E402  # isort: skip
 
@@ -74,43 +76,36 @@ def eager(run, steps: int, warm: int) -> dict:
 
 
 def graphed(run, steps: int, warm: int) -> dict:
-    """The whole step captured once and replayed ``steps`` times."""
+    """The whole step captured once and replayed ``steps`` times, through the library's own
+    :class:`neuroembed._graphs.GraphedStep` (the capture ``fit`` makes, not a copy of it)."""
     device = run.device
     solver = run.solver
     params = [p for group in run.optimizer.param_groups for p in group["params"]]
     lr = run.optimizer.param_groups[0]["lr"]
     optimizer = torch.optim.Adam(params, lr=lr, fused=True, capturable=True)
     # a capture registers the device's default generator; the sampler's own would need registering by hand
-    generator = torch.cuda.default_generators[device.index or 0]
+    generator = default_generator(device)
     generator.manual_seed(0)
     solver.sampler.generator = generator
-
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(warm):
-            optimizer.zero_grad(set_to_none=True)
-            loss = solver.loss()
-            loss.backward()
-            optimizer.step()
-    torch.cuda.current_stream(device).wait_stream(side)
-
-    graph = torch.cuda.CUDAGraph()
-    optimizer.zero_grad(set_to_none=True)
+    step = GraphedStep(lambda i: solver.loss(), optimizer, device, warmup=warm)
+    for i in range(warm):
+        step(i)
+    synchronize(device)
     capture_start = time.perf_counter()
-    with torch.cuda.graph(graph):
-        static_loss = solver.loss()
-        static_loss.backward()
-        optimizer.step()
+    with warnings.catch_warnings():
+        # a failed capture warns and goes on eagerly; here the failure is the finding
+        warnings.simplefilter("ignore", RuntimeWarning)
+        step(warm)
     synchronize(device)
     capture_seconds = time.perf_counter() - capture_start
+    if step.failed is not None:
+        raise RuntimeError(step.failed)
 
     losses = torch.zeros(steps, device=device)
     synchronize(device)
     start = time.perf_counter()
     for i in range(steps):
-        graph.replay()
-        losses[i] = static_loss.detach()
+        losses[i] = step(warm + 1 + i)
     synchronize(device)
     seconds = time.perf_counter() - start
     history = losses.double().cpu().numpy()

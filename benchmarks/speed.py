@@ -31,6 +31,12 @@ Two more parts, run only when asked for (``--parts grid dense``), write ``result
 6. **Dense step** (``benchmarks/_speed_dense.py``): neuroembed's steady-state step on dense traces with 20, 120 and
    500 neurons in GFLOP/s (operations counted from the layers), beside plain ``torch.mm`` on the same shapes.
 
+A last part, run only when asked for (``--parts share``), writes ``results/speed_share.md`` and ``.json``:
+
+7. **Share of the limit** (``benchmarks/_speed_share.py``): on every path a step can take (the sparse first layer
+   over a short recording, dense traces window by window and over a whole recording), the step's own matrix
+   products, read with the profiler and each timed alone, over the step: how close each path comes to its limit.
+
 Run from the repository root, in an environment with neuroembed and ``cebra`` (see ``benchmarks/README.md``)::
 
     python benchmarks/speed.py                 # everything, writes results/speed.md (about 5 minutes on 2 cores)
@@ -38,6 +44,7 @@ Run from the repository root, in an environment with neuroembed and ``cebra`` (s
     python benchmarks/speed.py --parts head    # only the head-to-head comparison
     python benchmarks/speed.py --parts grid dense   # the grid and the dense step: results/speed_grid.md (20-30 min)
     python benchmarks/speed.py --parts grid --quick --output -   # smoke test of the grid, under a minute
+    python benchmarks/speed.py --parts share   # each path's share of its limit: results/speed_share.md (minutes)
 
 Without ``cebra`` the head-to-head table has neuroembed alone and says so.
 """
@@ -67,6 +74,7 @@ from neuroembed.solver import ContrastiveSolver
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _speed_dense  # noqa: E402
 import _speed_grid  # noqa: E402
+import _speed_share  # noqa: E402
 import _tasks  # noqa: E402
 from quality import (  # noqa: E402
     cebra_kwargs,
@@ -80,9 +88,12 @@ from quality import (  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
 GRID_OUTPUT = REPO / "benchmarks" / "results" / "speed_grid.md"
+SHARE_OUTPUT = REPO / "benchmarks" / "results" / "speed_share.md"
 PARTS = ("head", "sparse", "scaling", "stream")
 # asked for by name only; written to GRID_OUTPUT (and its JSON)
 GRID_PARTS = ("grid", "dense")
+# asked for by name only; written to SHARE_OUTPUT (and its JSON)
+SHARE_PARTS = ("share",)
 
 # the settings both systems share, in neuroembed's spelling (quality.cebra_kwargs translates them for CEBRA)
 SETTINGS = dict(
@@ -581,9 +592,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--parts",
         nargs="+",
-        choices=PARTS + GRID_PARTS,
+        choices=PARTS + GRID_PARTS + SHARE_PARTS,
         default=list(PARTS),
-        help="default: the first four; 'grid' and 'dense' (results/speed_grid.md) only when named",
+        help="default: the first four; 'grid' and 'dense' (results/speed_grid.md) and 'share' "
+        "(results/speed_share.md) only when named",
     )
     parser.add_argument(
         "--data-dir", default=str(_tasks.DEFAULT_DATA_DIR), help="the real recordings (grid part)"
@@ -627,6 +639,7 @@ def main(argv: list[str] | None = None) -> str:
     start = time.perf_counter()
     body: list[str] = []
     grid_body: list[str] = []
+    share_body: list[str] = []
     raw: dict[str, Any] = {}
     loads = []
     runners: dict[str, Any] = {
@@ -643,6 +656,9 @@ def main(argv: list[str] | None = None) -> str:
         elif part == "dense":
             lines, raw["dense"] = _speed_dense.run_dense(args, SETTINGS)
             grid_body += lines + [""]
+        elif part == "share":
+            lines, raw["share"] = _speed_share.run_share(args, SETTINGS)
+            share_body += lines + [""]
         else:
             body += runners[part]() + [""]
     wall = time.perf_counter() - start
@@ -651,15 +667,34 @@ def main(argv: list[str] | None = None) -> str:
     if body:
         text = "\n".join(header(args, cebra, loads, wall) + body)
         files.setdefault(args.output or str(DEFAULT_OUTPUT), []).append(text)
-    if grid_body:
-        title = "Training speed over a grid of recordings, and the dense step"
-        text = "\n".join(header(args, cebra, loads, wall, title) + grid_body)
-        output = args.output or str(GRID_OUTPUT)
+    # the named parts: their title, default file and the raw figures written beside it as JSON
+    named = [
+        (
+            grid_body,
+            "Training speed over a grid of recordings, and the dense step",
+            GRID_OUTPUT,
+            ("grid", "dense"),
+        ),
+        (
+            share_body,
+            "Training speed: each path's share of its products' limit",
+            SHARE_OUTPUT,
+            ("share",),
+        ),
+    ]
+    figures: dict[str, dict[str, Any]] = {}
+    for part_body, title, default, keys in named:
+        if not part_body:
+            continue
+        text = "\n".join(header(args, cebra, loads, wall, title) + part_body)
+        output = args.output or str(default)
         files.setdefault(output, []).append(text)
+        figures.setdefault(output, {}).update({k: v for k, v in raw.items() if k in keys})
+    for output, figure in figures.items():
         if output != "-":
+            produced_by = " ".join(["python benchmarks/speed.py", *sys.argv[1:]])
             _speed_grid.write_json(
-                {"produced_by": " ".join(["python benchmarks/speed.py", *sys.argv[1:]]), **raw},
-                Path(output).with_suffix(".json"),
+                {"produced_by": produced_by, **figure}, Path(output).with_suffix(".json")
             )
     for output, texts in files.items():
         write_output("\n\n".join(texts), output)
