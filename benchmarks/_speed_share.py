@@ -82,7 +82,7 @@ class Call:
     n: int
     batch: int
     per_step: float
-    in_step_s: float  # its self time in the profiled steps, per step
+    in_step_s: float  # its time in the profiled steps (nested calls included), per step
     sparse: bool
 
 
@@ -95,29 +95,38 @@ def counts(n: int, neurons: int, density: float, seed: int) -> tuple[np.ndarray,
 
 
 def product_calls(prof: Any, steps: int, recording_shape: tuple[int, int] | None) -> list[Call]:
-    """The matrix products of ``steps`` profiled steps, grouped by operator and shape."""
+    """The matrix products of ``steps`` profiled steps, grouped by operator and shape.
+
+    Only the outermost product of a call counts: a sparse ``mm`` dispatches to ``addmm``, which calls ``addmm``
+    again, and each of those is an event of its own (counting them would time one product three times). The time
+    in the step is the outermost call's total, its nested calls included."""
     sparse_shapes = (
         {recording_shape, recording_shape[::-1]} if recording_shape is not None else set()
     )
-    calls = []
-    for event in prof.key_averages(group_by_input_shape=True):
-        if event.key not in PRODUCT_OPERANDS:
+    groups: dict[tuple, list[float]] = {}
+    for event in prof.events():
+        if event.name not in PRODUCT_OPERANDS:
             continue
-        i, j = PRODUCT_OPERANDS[event.key]
-        shapes = event.input_shapes
-        left, right = list(shapes[i]), list(shapes[j])
-        batch = left[0] if len(left) == 3 else 1
-        m, k = left[-2:]
-        n = right[-1]
+        parent = event.cpu_parent
+        while parent is not None and parent.name not in PRODUCT_OPERANDS:
+            parent = parent.cpu_parent
+        if parent is not None:  # inside another product
+            continue
+        i, j = PRODUCT_OPERANDS[event.name]
+        left, right = list(event.input_shapes[i]), list(event.input_shapes[j])
+        key = (event.name, left[0] if len(left) == 3 else 1, *left[-2:], right[-1])
+        groups.setdefault(key, []).append(event.cpu_time_total * 1e-6)
+    calls = []
+    for (op, batch, m, k, n), seconds in groups.items():
         calls.append(
             Call(
-                op=event.key,
+                op=op,
                 m=m,
                 k=k,
                 n=n,
                 batch=batch,
-                per_step=event.count / steps,
-                in_step_s=event.self_cpu_time_total * 1e-6 / steps,
+                per_step=len(seconds) / steps,
+                in_step_s=sum(seconds) / steps,
                 sparse=(m, k) in sparse_shapes,
             )
         )
@@ -237,7 +246,7 @@ def run_share(args: argparse.Namespace, settings: dict) -> tuple[list[str], list
         "`torch.mm` in the faster of two layouts, the first layer's sparse ones as the same CSR `torch.addmm` "
         "on the recording. *share*: limit / step (the fraction of the step its products would take at their "
         "own best speed; the rest is gathering, elementwise passes, the loss's softmax, sampling, the optimiser, "
-        "and the products running slower inside the step than alone). *products in the step*: their self time "
+        "and the products running slower inside the step than alone). *products in the step*: their time "
         "under the profiler. GFLOP/s count useful operations: `2 m k n` per dense product, `2 nnz n` per "
         f"sparse one. Median of the unprofiled steps; {torch.get_num_threads()} threads.",
         "",
