@@ -5,8 +5,9 @@ measured here the same way. A step's *limit* is the time its matrix products tak
 shape, and its *share* is that limit over the measured step.
 
 - The products are read from the step itself. :mod:`torch.profiler` records a few steady-state steps with their
-  input shapes, and every ``mm``, ``addmm``, ``addmm_``, ``bmm`` and ``baddbmm`` call of them is counted. That covers
-  the first layer, the trunk's forward and backward, and the loss's products, whichever path the step takes.
+  input shapes, and every outermost ``mm``, ``addmm``, ``addmm_``, ``bmm`` and ``baddbmm`` call of them is counted
+  (:func:`product_calls`). That covers the first layer, the trunk's forward and backward, and the loss's products,
+  whichever path the step takes. On the CPU only: the sparse first layer exists only there.
 - Each dense product is timed alone as a plain float32 ``torch.mm`` of its shape, in the faster of two layouts:
   both operands contiguous, or the left one a transposed view. The limit is the CPU's speed for that product, not
   the speed of the layout the step happens to use.
@@ -234,6 +235,11 @@ def measure_point(
 
 
 def run_share(args: argparse.Namespace, settings: dict) -> tuple[list[str], list[dict[str, Any]]]:
+    if args.device != "cpu":
+        raise SystemExit(
+            f"the share part measures the CPU's paths (the sparse first layer exists only there); got --device "
+            f"{args.device!r}: run it with --device cpu."
+        )
     torch.set_flush_denormal(True)
     points = QUICK_POINTS if args.quick else POINTS
     rows = [measure_point(*p, settings, args.quick) for p in points]

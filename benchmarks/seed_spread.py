@@ -15,8 +15,13 @@ depend on them, and these runs may share the machine.
 their source), so only the missing CEBRA seeds are fitted; neuroembed's seeds are all re-fitted here (they are
 cheap), and the merged table says how many of them reproduce the earlier file's errors.
 
+On a recording with fewer window centres than the batch, neuroembed's ``fit`` clips the batch and CEBRA does not;
+the system ``equal_batch`` (asked for with ``--systems``) fits such a recording with the clipping turned off, and
+the merged table then takes it as the equal-settings row (:func:`unclipped_batches`).
+
     python benchmarks/seed_spread.py --import-existing
     python benchmarks/seed_spread.py --dataset ring --seeds 0 1 2 3 4 5 6 7 8 9 --threads 1
+    python benchmarks/seed_spread.py --dataset bci --systems equal_batch --seeds 0 1 2 3 4 --threads 1
     python benchmarks/seed_spread.py --merge
 """
 
@@ -197,7 +202,8 @@ def compare(lines: list[dict[str, Any]], dataset: str, system: str) -> tuple[str
     earlier = earlier_equal(dataset)
     same = [s for s in seeds if s in earlier]
     reproduced = sum(abs(by[system][s] - earlier[s]) <= 1e-6 for s in same)
-    label = f"{dataset} (batch 512 drawn in full)" if system == "equal_batch" else dataset
+    batch = quality.SETTINGS["batch_size"]
+    label = f"{dataset} (batch {batch} drawn in full)" if system == "equal_batch" else dataset
     row = (
         f"| {label} | {len(seeds)} | {e.mean():.4f} | {c.mean():.4f} | {e.std(ddof=1):.4f} | "
         f"{c.std(ddof=1):.4f} | {ratio:.2f} [{lo:.2f}, {hi:.2f}] | {p:.2f} | {d.mean():+.4f} "

@@ -44,7 +44,7 @@ Run from the repository root, in an environment with neuroembed and ``cebra`` (s
     python benchmarks/speed.py --parts head    # only the head-to-head comparison
     python benchmarks/speed.py --parts grid dense   # the grid and the dense step: results/speed_grid.md (20-30 min)
     python benchmarks/speed.py --parts grid --quick --output -   # smoke test of the grid, under a minute
-    python benchmarks/speed.py --parts share   # each path's share of its limit: results/speed_share.md (minutes)
+    python benchmarks/speed.py --parts share   # each path's share of its limit: results/speed_share.md (a minute)
 
 Without ``cebra`` the head-to-head table has neuroembed alone and says so.
 """
