@@ -9,7 +9,8 @@ For every dataset and seed, in one process:
 2. **neuroembed's recipe**, :func:`make_estimator`, gets exactly those seconds: ``make_estimator(seconds, seed)``
    is fitted on the same training block, its ``fit`` timed the same way.
 3. **neuroembed at equal settings**: CEBRA's settings and iteration count, from the same initial weights (the
-   paired equal-iterations comparison that ``results/quality.md`` reports).
+   paired equal-iterations comparison that ``results/quality.md`` reports), drawing CEBRA's whole batch even where
+   ``fit`` would clip it to a short recording's window centres (:func:`unclipped_batches`).
 
 Every system trains on the training block of :mod:`_tasks` (the first 80 % of a recording, or of each class for the
 BCI session), embeds the whole recording with its own ``transform`` and is scored on the held-out block with the
@@ -32,12 +33,14 @@ read by the estimator itself (``conditional="auto"``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,7 @@ import scipy.stats
 import torch
 
 import neuroembed as ne
+import neuroembed._training
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _tasks  # noqa: E402  (the benchmark's own helper module)
@@ -145,11 +149,38 @@ def initial_weights(task: _tasks.Task, settings: dict[str, Any], seed: int) -> l
     return [p.detach().cpu().clone() for p in est.encoder_.parameters()]
 
 
-def fit_equal(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray, float]:
-    """neuroembed with CEBRA's settings and iterations."""
+@contextlib.contextmanager
+def unclipped_batches() -> Iterator[None]:
+    """Inside: neuroembed's fits draw their whole ``batch_size`` even from a recording with fewer window centres.
+
+    ``fit`` clips such a batch to the window centres with a warning (scikit-learn's convention, see
+    ``docs/guides/parameters.md``; since git 226cb4a); CEBRA draws its 512 references, positives and negatives with
+    replacement from however many there are. The BCI session's training block has 431 window centres for offset10,
+    so a plain fit there runs 431 references and negatives a step against CEBRA's 512. Drawing with replacement is
+    what neuroembed's sampler does anyway; this benchmark-only patch turns the clipping off so that the equal-settings
+    fits run CEBRA's batch exactly."""
+    clip = neuroembed._training.clipped_batch_size
+
+    def unclipped(batch_size: int, n_centres: list[int], multi: bool, *, stacklevel: int) -> int:
+        return int(batch_size)
+
+    neuroembed._training.clipped_batch_size = unclipped
+    try:
+        yield
+    finally:
+        neuroembed._training.clipped_batch_size = clip
+
+
+def fit_equal(
+    task: _tasks.Task, iterations: int, seed: int, clip_batch: bool = False
+) -> tuple[np.ndarray, float]:
+    """neuroembed with CEBRA's settings and iterations: its batch drawn in full like CEBRA's on a recording with
+    fewer window centres than the batch (:func:`unclipped_batches`), or clipped as ``fit`` does with
+    ``clip_batch``."""
     est = ne.Estimator(**equal_settings(task), max_iterations=iterations, random_state=seed)
     t0 = time.perf_counter()
-    est.fit(task.neural_train, task.behaviour_train)
+    with contextlib.nullcontext() if clip_batch else unclipped_batches():
+        est.fit(task.neural_train, task.behaviour_train)
     seconds = time.perf_counter() - t0
     return est.transform(whole_recording(task)), seconds
 

@@ -16,24 +16,23 @@ their source), so only the missing CEBRA seeds are fitted; neuroembed's seeds ar
 cheap), and the merged table says how many of them reproduce the earlier file's errors.
 
 On a recording with fewer window centres than the batch, neuroembed's ``fit`` clips the batch and CEBRA does not;
-the system ``equal_batch`` (asked for with ``--systems``) fits such a recording with the clipping turned off, and
-the merged table then takes it as the equal-settings row (:func:`unclipped_batches`).
+the *equal* fits draw CEBRA's whole batch there (:func:`quality_budget.unclipped_batches`). The system
+``equal_clipped`` (asked for with ``--systems``) fits such a recording with the clipping on, as a user's ``fit``
+runs it; the merged table gives those fits apart, as they are not at equal settings.
 
     python benchmarks/seed_spread.py --import-existing
     python benchmarks/seed_spread.py --dataset ring --seeds 0 1 2 3 4 5 6 7 8 9 --threads 1
-    python benchmarks/seed_spread.py --dataset bci --systems equal_batch --seeds 0 1 2 3 4 --threads 1
+    python benchmarks/seed_spread.py --dataset bci --systems equal_clipped --seeds 0 1 2 3 4 --threads 1
     python benchmarks/seed_spread.py --merge
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import platform
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +45,12 @@ import _tasks  # noqa: E402
 import quality  # noqa: E402
 import quality_budget as qb  # noqa: E402
 
-import neuroembed._training  # noqa: E402
-
 RESULTS = Path(__file__).resolve().parent / "results"
 LINES = RESULTS / "seed_spread.jsonl"
 SYSTEMS = ("CEBRA", "equal")
-#: neuroembed at CEBRA's settings with its batch not clipped: a control for recordings with fewer window centres
-#: than the batch (see :func:`unclipped_batches`), asked for by name
-CONTROLS = ("equal_batch",)
+#: neuroembed at CEBRA's settings but its batch clipped as ``fit`` clips it on a recording with fewer window centres
+#: than the batch (not equal settings there; see :func:`quality_budget.unclipped_batches`), asked for by name
+CONTROLS = ("equal_clipped",)
 #: The code this process runs: read once at start (the working tree may change while a long run goes on).
 REVISION = f"{quality.package_version('neuroembed')} (git {quality.git_revision()})"
 
@@ -101,45 +98,16 @@ def import_existing() -> None:
             print(f"imported {r['dataset']} CEBRA seed {seed}: {error:.4f}", file=sys.stderr)
 
 
-@contextlib.contextmanager
-def unclipped_batches(sizes: list[tuple[int, int]]) -> Iterator[None]:
-    """neuroembed's fits draw their whole ``batch_size`` even from a recording with fewer window centres.
-
-    ``fit`` clips such a batch to the window centres with a warning (scikit-learn's convention, see
-    ``docs/guides/parameters.md``); CEBRA draws its 512 references, positives and negatives with replacement from
-    however many there are. The BCI session's training block has 431 window centres, so its *equal* fits run 431
-    references and negatives a step against CEBRA's 512. Drawing with replacement is what neuroembed's sampler
-    does anyway; this benchmark-only patch turns the clipping off so that the control runs CEBRA's batch exactly.
-    ``sizes`` receives ``(batch used, fewest window centres)`` for every fit."""
-    clip = neuroembed._training.clipped_batch_size
-
-    def unclipped(batch_size: int, n_centres: list[int], multi: bool, *, stacklevel: int) -> int:
-        sizes.append((int(batch_size), int(min(n_centres))))
-        return int(batch_size)
-
-    neuroembed._training.clipped_batch_size = unclipped
-    try:
-        yield
-    finally:
-        neuroembed._training.clipped_batch_size = clip
-
-
-def fit_equal_batch(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray, float]:
-    """The *equal* fit with CEBRA's batch drawn in full (:func:`unclipped_batches`)."""
-    sizes: list[tuple[int, int]] = []
-    with unclipped_batches(sizes):
-        out = qb.fit_equal(task, iterations, seed)
-    if not sizes or sizes[0][0] <= sizes[0][1]:
-        raise SystemExit(
-            f"{task.name}: the batch fits the recording ({sizes}); the control equals the equal fit there."
-        )
-    return out
+def fit_equal_clipped(task: _tasks.Task, iterations: int, seed: int) -> tuple[np.ndarray, float]:
+    """The *equal* fit with the batch clipped to the recording's window centres, as ``fit`` does by default (not
+    equal settings where it clips: see :func:`quality_budget.unclipped_batches`)."""
+    return qb.fit_equal(task, iterations, seed, clip_batch=True)
 
 
 def run(dataset: str, seeds: list[int], systems: list[str]) -> None:
     task = _tasks.load_task(dataset)
     have = done(read_lines())
-    fit = {"CEBRA": qb.fit_cebra, "equal": qb.fit_equal, "equal_batch": fit_equal_batch}
+    fit = {"CEBRA": qb.fit_cebra, "equal": qb.fit_equal, "equal_clipped": fit_equal_clipped}
     for seed in seeds:
         for system in systems:
             if (dataset, system, seed) in have:
@@ -179,9 +147,11 @@ def earlier_equal(dataset: str) -> dict[int, float]:
     return out
 
 
-def compare(lines: list[dict[str, Any]], dataset: str, system: str) -> tuple[str, tuple] | None:
-    """A table row of ``system`` against CEBRA on ``dataset``'s seeds fitted by both (None below 3), and its
-    verdict ``(dataset, ratio, low, high, mean difference, sd, CEBRA's sd)``."""
+def compare(
+    lines: list[dict[str, Any]], dataset: str, system: str, note: str = ""
+) -> tuple[str, tuple] | None:
+    """A table row of ``system`` against CEBRA on ``dataset``'s seeds fitted by both (None below 3; ``note`` after
+    the dataset's name), and its verdict ``(dataset, ratio, low, high, mean difference, sd, CEBRA's sd)``."""
     by = {
         s: {
             int(r["seed"]): float(r["error"])
@@ -202,10 +172,8 @@ def compare(lines: list[dict[str, Any]], dataset: str, system: str) -> tuple[str
     earlier = earlier_equal(dataset)
     same = [s for s in seeds if s in earlier]
     reproduced = sum(abs(by[system][s] - earlier[s]) <= 1e-6 for s in same)
-    batch = quality.SETTINGS["batch_size"]
-    label = f"{dataset} (batch {batch} drawn in full)" if system == "equal_batch" else dataset
     row = (
-        f"| {label} | {len(seeds)} | {e.mean():.4f} | {c.mean():.4f} | {e.std(ddof=1):.4f} | "
+        f"| {dataset}{note} | {len(seeds)} | {e.mean():.4f} | {c.mean():.4f} | {e.std(ddof=1):.4f} | "
         f"{c.std(ddof=1):.4f} | {ratio:.2f} [{lo:.2f}, {hi:.2f}] | {p:.2f} | {d.mean():+.4f} "
         f"[{dlo:+.4f}, {dhi:+.4f}] | {reproduced} of {len(same)} |"
     )
@@ -235,22 +203,27 @@ def merge() -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     datasets = [d for d in qb.DATASETS if any(r["dataset"] == d for r in lines)]
-    # at equal settings: the full batch where neuroembed would clip it (the control), the equal fits elsewhere
-    full = {
-        d
-        for d in datasets
-        if any(r["dataset"] == d and r["system"] == "equal_batch" for r in lines)
-    }
     verdicts: list[tuple] = []
     left_out: list[str] = []
+    # where fit would clip the batch (the clipped fits were run as a control), say that the equal fits did not
+    clips = {
+        d
+        for d in datasets
+        if any(r["dataset"] == d and r["system"] == "equal_clipped" for r in lines)
+    }
+    full = f" (batch {quality.SETTINGS['batch_size']} drawn in full)"
     for dataset in datasets:
-        row = compare(lines, dataset, "equal_batch" if dataset in full else "equal")
+        row = compare(lines, dataset, "equal", full if dataset in clips else "")
         if row is None:
             left_out.append(dataset)
             continue
         rows.append(row[0])
         verdicts.append(row[1])
-    clipped = [row for d in sorted(full) if (row := compare(lines, d, "equal")) is not None]
+    clipped = [
+        row
+        for d in datasets
+        if (row := compare(lines, d, "equal_clipped", " (clipped)")) is not None
+    ]
     wider = [v[0] for v in verdicts if v[1] > 1.0]
     excluded = [v[0] for v in verdicts if v[2] > 1.0 or v[3] < 1.0]
     beyond = [v[0] for v in verdicts if v[4] > v[5] + v[6]]
@@ -282,9 +255,9 @@ def merge() -> str:
             "(scikit-learn's convention, `docs/guides/parameters.md`); CEBRA draws its 512 references, positives "
             "and negatives with replacement from however many there are. On such a recording (the BCI session's "
             "training block has 431 window centres) the table above runs neuroembed with the clipping turned off "
-            "for the benchmark (`unclipped_batches`: system `equal_batch`, CEBRA's 512 drawn with replacement, "
-            "what neuroembed did before the clipping came in at git 226cb4a, which is why those seeds reproduce "
-            "`quality.md`'s). Below, the same seeds with the clipping on (system `equal`: 431 references and "
+            "for the benchmark (`quality_budget.unclipped_batches`: CEBRA's 512 drawn with replacement, what "
+            "neuroembed did before the clipping came in at git 226cb4a, which is why those seeds reproduce "
+            "`quality.md`'s). Below, the same seeds with the clipping on (system `equal_clipped`: 431 references and "
             "negatives a step, what `Estimator(batch_size=512)` gives a user), against the same CEBRA seeds: not "
             "equal settings.",
             "",
@@ -306,6 +279,11 @@ def merge() -> str:
                 f"{r['system']}, {r['source']}"
                 + (f", neuroembed {r['neuroembed']}" if "neuroembed" in r else "")
                 + f", {r['machine']}, torch threads {r['torch_threads']}"
+                + (
+                    f" (renamed from `{r['renamed_from'].split()[0]}`)"
+                    if "renamed_from" in r
+                    else ""
+                )
             )
             groups.setdefault(where, []).append(r)
         for where, group in groups.items():
@@ -327,7 +305,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=list(SYSTEMS),
         choices=SYSTEMS + CONTROLS,
-        help="default: CEBRA and equal; equal_batch (CEBRA's batch, not clipped) only when named",
+        help="default: CEBRA and equal; equal_clipped (the batch clipped as fit clips it) only when named",
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads of this process")
     p.add_argument("--import-existing", action="store_true")
