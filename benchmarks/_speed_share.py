@@ -248,12 +248,12 @@ def run_share(args: argparse.Namespace, settings: dict) -> tuple[list[str], list
         "",
         "neuroembed's steady-state training step (offset10, batch 512, `time_delta` on a 1-D random walk), on the "
         "paths a recording can take. *limit*: the step's matrix products (read from the step with "
-        "`torch.profiler`, every `mm`, `addmm`, `bmm` call and its shape), each timed alone: dense ones as plain "
+        "`torch.profiler`, every outermost `mm`, `addmm`, `bmm` call and its shape), each timed alone: dense ones as plain "
         "`torch.mm` in the faster of two layouts, the first layer's sparse ones as the same CSR `torch.addmm` "
         "on the recording. *share*: limit / step (the fraction of the step its products would take at their "
         "own best speed; the rest is gathering, elementwise passes, the loss's softmax, sampling, the optimiser, "
         "and the products running slower inside the step than alone). *products in the step*: their time "
-        "under the profiler. GFLOP/s count useful operations: `2 m k n` per dense product, `2 nnz n` per "
+        "under the profiler, nested calls included. GFLOP/s count useful operations: `2 m k n` per dense product, `2 nnz n` per "
         f"sparse one. Median of the unprofiled steps; {torch.get_num_threads()} threads.",
         "",
         "| path | samples x neurons | non-zero | first layer | step (ms) | products in the step (ms) | limit (ms) "
