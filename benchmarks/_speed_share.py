@@ -43,7 +43,7 @@ from torch.profiler import ProfilerActivity, profile
 import neuroembed as ne
 from neuroembed.models.sparse import SparseRecording
 
-from _speed_dense import dense_traces, timed_steps  # noqa: E402  # isort: skip
+from _speed_dense import dense_traces, mm_seconds, timed_steps  # noqa: E402  # isort: skip
 
 #: (label, samples, neurons, fraction of non-zero entries; None: dense AR(1) traces)
 POINTS = (
@@ -149,14 +149,10 @@ def dense_alone(m: int, k: int, n: int, repeats: int, rounds: int = 2) -> float:
     """Seconds of ``torch.mm`` of ``(m, k) @ (k, n)`` float32: the faster of the contiguous and transposed layouts,
     and the lowest median of ``rounds`` rounds (a limit is the best the CPU gives; one round was once stalled 100
     times over by something else on the machine)."""
-    generator = torch.Generator().manual_seed(0)
-    b = torch.randn(k, n, generator=generator)
-    out = torch.empty(m, n)
-    layouts = (torch.randn(m, k, generator=generator), torch.randn(k, m, generator=generator).t())
     return min(
-        median_seconds(lambda a=a: torch.mm(a, b, out=out), repeats)
+        mm_seconds(m, k, n, repeats, transposed)
         for _ in range(rounds)
-        for a in layouts
+        for transposed in (False, True)
     )
 
 
