@@ -150,8 +150,9 @@ def earlier_equal(dataset: str) -> dict[int, float]:
 def compare(
     lines: list[dict[str, Any]], dataset: str, system: str, note: str = ""
 ) -> tuple[str, tuple] | None:
-    """A table row of ``system`` against CEBRA on ``dataset``'s seeds fitted by both (None below 3; ``note`` after
-    the dataset's name), and its verdict ``(dataset, ratio, low, high, mean difference, sd, CEBRA's sd)``."""
+    """A table row of ``system`` against CEBRA on ``dataset``'s seeds fitted by both (None below 4; ``note`` after
+    the dataset's name), and its verdict ``(dataset, ratio, low, high, mean difference, sd, CEBRA's sd, paired low,
+    paired high)``."""
     by = {
         s: {
             int(r["seed"]): float(r["error"])
@@ -161,11 +162,12 @@ def compare(
         for s in ("CEBRA", system)
     }
     seeds = sorted(set(by["CEBRA"]) & set(by[system]))
-    if len(seeds) < 3:
+    if len(seeds) < 4:
         return None
     e = np.array([by[system][s] for s in seeds])
     c = np.array([by["CEBRA"][s] for s in seeds])
     ratio, lo, hi = qb.spread_ratio(list(e), list(c))
+    _, plo, phi, r = qb.paired_spread_ratio(list(e), list(c))
     p = float(scipy.stats.levene(e, c, center="median").pvalue)
     d = e - c
     _, dlo, dhi = qb.interval(list(d))
@@ -174,10 +176,28 @@ def compare(
     reproduced = sum(abs(by[system][s] - earlier[s]) <= 1e-6 for s in same)
     row = (
         f"| {dataset}{note} | {len(seeds)} | {e.mean():.4f} | {c.mean():.4f} | {e.std(ddof=1):.4f} | "
-        f"{c.std(ddof=1):.4f} | {ratio:.2f} [{lo:.2f}, {hi:.2f}] | {p:.2f} | {d.mean():+.4f} "
-        f"[{dlo:+.4f}, {dhi:+.4f}] | {reproduced} of {len(same)} |"
+        f"{c.std(ddof=1):.4f} | {ratio:.2f} [{lo:.2f}, {hi:.2f}] | [{plo:.2f}, {phi:.2f}] ({r:.2f}) | {p:.2f} | "
+        f"{d.mean():+.4f} [{dlo:+.4f}, {dhi:+.4f}] | {reproduced} of {len(same)} |"
     )
-    return row, (dataset, ratio, lo, hi, d.mean(), e.std(ddof=1), c.std(ddof=1))
+    return row, (dataset, ratio, lo, hi, d.mean(), e.std(ddof=1), c.std(ddof=1), plo, phi)
+
+
+def pooled_ratio(verdicts: list[tuple], level: float = 0.95) -> tuple[float, float, float, float]:
+    """The ratio of the standard deviations pooled over datasets, its ``level`` interval and Cochran's Q p-value.
+
+    A fixed-effect, inverse-variance mean of the log ratios (the datasets' seeds are independent of one another);
+    each log ratio's standard error is read off its paired interval, ``(log high - log low) / (2 z)``. Q's p-value
+    says whether the datasets' ratios differ by more than their intervals allow (a small one: do not pool).
+    """
+    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
+    logs = np.log([v[1] for v in verdicts])
+    se = np.array([(np.log(v[8]) - np.log(v[7])) / (2 * z) for v in verdicts])
+    w = 1.0 / se**2
+    mean = float((w * logs).sum() / w.sum())
+    half = z / float(np.sqrt(w.sum()))
+    q = float((w * (logs - mean) ** 2).sum())
+    p = float(scipy.stats.chi2.sf(q, len(verdicts) - 1)) if len(verdicts) > 1 else float("nan")
+    return float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half)), p
 
 
 def merge() -> str:
@@ -192,15 +212,17 @@ def merge() -> str:
         "iterations, `time_delta` positives, both systems starting each seed from the same initial weights), on "
         "more seeds. Error: kNN error on the held-out block. *sd*: standard deviation over seeds. *ratio*: "
         "neuroembed's sd over CEBRA's, with its 95 % interval from the F distribution (seeds treated as "
-        "independent). *Brown-Forsythe p*: the test of equal variances that is robust to non-normal errors "
+        "independent). *paired interval (r)*: the 95 % interval of the same ratio from the Pitman-Morgan test, "
+        "which uses that each seed starts both systems from the same initial weights (r: the correlation of the "
+        "two systems' errors over seeds; the higher, the narrower the interval). *Brown-Forsythe p*: the test of equal variances that is robust to non-normal errors "
         "(scipy's `levene` centred on the median). *paired difference*: neuroembed minus CEBRA on the same "
         "seed (the same initial weights), mean [95 % t-interval]. *reproducing*: neuroembed's seeds whose error "
         "equals that of `quality.md`'s run within 1e-6 (another CPU, thread count or code revision can sum in "
         "another order, which can move a kNN error; see the list of fits below).",
         "",
         "| dataset | seeds (each) | neuroembed mean | CEBRA mean | neuroembed sd | CEBRA sd | ratio [95 %] | "
-        "Brown-Forsythe p | paired difference | reproducing |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "paired interval (r) | Brown-Forsythe p | paired difference | reproducing |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     datasets = [d for d in qb.DATASETS if any(r["dataset"] == d for r in lines)]
     verdicts: list[tuple] = []
@@ -226,6 +248,7 @@ def merge() -> str:
     ]
     wider = [v[0] for v in verdicts if v[1] > 1.0]
     excluded = [v[0] for v in verdicts if v[2] > 1.0 or v[3] < 1.0]
+    paired_excluded = [v[0] for v in verdicts if v[7] > 1.0 or v[8] < 1.0]
     beyond = [v[0] for v in verdicts if v[4] > v[5] + v[6]]
     rows += [
         "",
@@ -233,20 +256,36 @@ def merge() -> str:
         + (f" ({', '.join(wider)})" if wider else "")
         + "; the 95 % interval of the ratio "
         + (
-            "includes 1 on every dataset."
+            "includes 1 on every dataset"
             if not excluded
-            else f"excludes 1 on {', '.join(excluded)}."
+            else f"excludes 1 on {', '.join(excluded)}"
+        )
+        + ", its paired interval "
+        + (
+            "on every dataset."
+            if not paired_excluded
+            else f"too, but excludes it on {', '.join(paired_excluded)}."
         )
         + " neuroembed's mean error is above CEBRA's by more than the two sds together on "
         + (", ".join(beyond) if beyond else "no dataset")
         + "."
         + (
-            f" Not in the table (fewer than 3 seeds fitted by both systems here): {', '.join(left_out)}."
+            f" Not in the table (fewer than 4 seeds fitted by both systems here): {', '.join(left_out)}."
             if left_out
             else ""
         ),
         "",
     ]
+    if len(verdicts) > 1:
+        pooled, plo, phi, q = pooled_ratio(verdicts)
+        rows += [
+            f"**Pooled over the {len(verdicts)} datasets** (the fixed-effect, inverse-variance mean of the log "
+            "ratios, each one's standard error read off its paired interval; `pooled_ratio`): neuroembed's sd is "
+            f"**{pooled:.2f} [{plo:.2f}, {phi:.2f}]** times CEBRA's; Cochran's Q p = {q:.2f} (whether the datasets' "
+            "ratios differ by more than their intervals allow). The paired intervals and this pooled figure were "
+            "added after the fits, as an analysis of the same lines: no fit was added, dropped or re-run for them.",
+            "",
+        ]
     if clipped:
         rows += [
             "## neuroembed's own batch clipping, on the recordings where it applies",
@@ -262,8 +301,8 @@ def merge() -> str:
             "equal settings.",
             "",
             "| dataset | seeds (each) | neuroembed mean | CEBRA mean | neuroembed sd | CEBRA sd | ratio [95 %] | "
-            "Brown-Forsythe p | paired difference | reproducing |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "paired interval (r) | Brown-Forsythe p | paired difference | reproducing |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *(row for row, _ in clipped),
             "",
         ]
