@@ -40,6 +40,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     'done'
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"cannot write {str(path)!r}: it is a folder; expected the path of a file."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist; create it first."
+        )
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)

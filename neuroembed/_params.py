@@ -6,7 +6,10 @@ scikit-learn's convention: ``__init__`` stores the parameters as given, and ``fi
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import numpy as np
 
 from neuroembed import _validation as V
 from neuroembed.losses.jacobian import JACOBIAN_ESTIMATES
@@ -32,8 +35,14 @@ def check_params(est: Any) -> None:
     V.check_choice(est.temperature_mode, "temperature_mode", TEMPERATURE_MODES)
     V.check_choice(est.precision, "precision", PRECISIONS)
     V.check_choice(est.behaviour_nan, "behaviour_nan", V.BEHAVIOUR_NAN)
-    if not isinstance(est.compile, bool):
-        raise TypeError(f"compile must be True or False; got {est.compile!r}.")
+    for name in ("compile", "hybrid"):
+        if not isinstance(getattr(est, name), (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False; got {getattr(est, name)!r}.")
+    if est.checkpoint_dir is not None and not isinstance(est.checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_dir must be None or the path of a folder (str or PathLike); got {est.checkpoint_dir!r}."
+        )
+    V.check_random_state(est.random_state)
     for name in (
         "output_dimension",
         "num_hidden_units",

@@ -32,6 +32,7 @@ FORMAT_VERSION = 1
 """Version of the model-file layout written by :meth:`Estimator.save`."""
 
 FORMAT_NAME = "neuroembed-model"
+ENSEMBLE_FORMAT_NAME = "neuroembed-ensemble"  # what Ensemble.save writes
 CHECKPOINT_NAME = "checkpoint.pt"
 #: Settings a resumed fit may change: how long and how visibly it runs, and where checkpoints go.
 RESUMABLE_PARAMS = ("max_iterations", "max_seconds", "verbose", "checkpoint_dir")
@@ -57,8 +58,13 @@ FITTED_ATTRIBUTES = (
     "best_validation_score_",
     "best_iteration_",
     "parts_",
+    "adapt_loss_history_",
 )
-_ARRAY_ATTRIBUTES = {"validation_scores_": np.float64, "validation_iterations_": np.int64}
+_ARRAY_ATTRIBUTES = {
+    "validation_scores_": np.float64,
+    "validation_iterations_": np.int64,
+    "adapt_loss_history_": np.float64,
+}
 
 
 def version() -> str:
@@ -93,6 +99,8 @@ def jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
             value = None  # a Generator object is not data; the saved model is already trained
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
+        if isinstance(value, torch.device):
+            value = str(value)  # device=torch.device("cpu") is as good as "cpu"
         if key == "model" and isinstance(value, type):
             value = class_path(value)  # a user's model class: its import path
         out[key] = value
@@ -153,6 +161,8 @@ def _reason(err: BaseException) -> str:
 def save_estimator(est: Any, path: str | os.PathLike) -> None:
     """Write a fitted estimator: weights as tensors, settings and fitted attributes as JSON."""
     fitted = {key: _jsonable(getattr(est, key)) for key in FITTED_ATTRIBUTES}
+    if hasattr(est, "adapt_seconds_"):  # set only by adapt
+        fitted["adapt_seconds_"] = float(est.adapt_seconds_)
     names = getattr(est, "feature_names_in_", None)
     fitted["feature_names_in_"] = None if names is None else [str(c) for c in names]
     config = {
@@ -182,7 +192,7 @@ def save_estimator(est: Any, path: str | os.PathLike) -> None:
 def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     """The payload and the parsed config of a model file, checked for its format and version."""
     payload = safe_torch_load(path, "model file")
-    if not isinstance(payload, dict) or "config" not in payload or "encoder" not in payload:
+    if not isinstance(payload, dict) or "config" not in payload:
         raise ValueError(f"{path} is not a neuroembed model file (no config/weights found).")
     try:
         config = json.loads(payload["config"])
@@ -190,6 +200,15 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
         raise ValueError(
             f"{path} has an unreadable config; it is not a neuroembed model file."
         ) from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} has an unreadable config; it is not a neuroembed model file.")
+    if config.get("format") == ENSEMBLE_FORMAT_NAME:
+        raise ValueError(
+            f"{path} holds an ensemble (written by Ensemble.save), not a single model; read it with "
+            "neuroembed.Ensemble.load."
+        )
+    if "encoder" not in payload:
+        raise ValueError(f"{path} is not a neuroembed model file (no config/weights found).")
     if config.get("format") != FORMAT_NAME:
         raise ValueError(
             f"{path} is not a neuroembed model file (format {config.get('format')!r})."
@@ -246,6 +265,7 @@ def load_estimator(
         "best_iteration_": None,
         "batch_size_": est.batch_size,
         "parts_": None,
+        "adapt_loss_history_": None,
         **fitted,
     }
     for key, value in fitted.items():

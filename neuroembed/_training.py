@@ -207,6 +207,17 @@ def uses_offset(conditionals: list[str], hybrid: bool) -> bool:
     return any(c in ("time", "time_delta", "mixed") for c in conditionals) or hybrid
 
 
+def is_sessions(X: Any) -> bool:
+    """Whether ``X`` is a list of sessions: a list holding a 2-D array or a pynapple recording."""
+    return (
+        isinstance(X, list)
+        and len(X) > 0
+        and any(
+            PN.kind(x) in ("TsdFrame", "Tsd", "TsGroup") or getattr(x, "ndim", None) == 2 for x in X
+        )
+    )
+
+
 def unwrap(
     est: Any, X: Any, y: Any, epochs: Any = None
 ) -> tuple[Any, Any, list[Layout | None] | None, list[PN.Timed | None]]:
@@ -214,13 +225,7 @@ def unwrap(
     rows that may be drawn. Returns ``X`` and ``y`` with every pynapple object replaced, the per-session
     :class:`Layout` (``None`` where nothing restricts the draws) and each session's :class:`~neuroembed._pynapple.Timed`
     (``None`` for arrays). Anything else passes through to the checks of :mod:`neuroembed._validation`."""
-    multi = (
-        isinstance(X, list)
-        and len(X) > 0
-        and all(
-            PN.kind(x) in ("TsdFrame", "Tsd", "TsGroup") or getattr(x, "ndim", None) == 2 for x in X
-        )
-    )
+    multi = is_sessions(X)
     xs = list(X) if multi else [X]
     if not any(PN.is_pynapple(x) for x in xs) and epochs is None:
         if any(PN.is_pynapple(b) for b in (y if multi and isinstance(y, list) else [y])):
@@ -552,6 +557,22 @@ def build_solver(
     )
 
 
+@contextlib.contextmanager
+def held_out_context(est: Any, part: str) -> Any:
+    """With early stopping, a sampler's refusal of a session names the ``part`` of it that it was built on (the
+    training part or the held-out block), which is not the whole recording."""
+    try:
+        yield
+    except ValueError as err:
+        if not est.early_stopping:
+            raise
+        raise ValueError(
+            f"early_stopping=True splits each session into a training part and a held-out validation block (its last "
+            f"validation_fraction={est.validation_fraction:g}); in the {part}: {err} Change validation_fraction or "
+            "the epochs, or set early_stopping=False."
+        ) from None
+
+
 def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2) -> Training:
     """Validate data and build everything a training run of ``est`` needs, in the order that fixes its seeds:
     the batch generator and the weights come from ``random_state``, then the seed of the held-out batches."""
@@ -630,9 +651,18 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
     weight_seed = int(rng.integers(0, 2**63 - 1))
     encoder = seeded_encoder(est, [a.shape[1] for a in arrays], weight_seed, device).to(device)
     criterion = build_criterion(est).to(device)
-    solver = build_solver(
-        est, conditional, sessions, data, encoder, criterion, num_negatives, generator, batch_size
-    )
+    with held_out_context(est, "training part"):
+        solver = build_solver(
+            est,
+            conditional,
+            sessions,
+            data,
+            encoder,
+            criterion,
+            num_negatives,
+            generator,
+            batch_size,
+        )
     optimizer = make_adam(
         list(encoder.parameters()) + list(criterion.parameters()), est.learning_rate
     )
@@ -645,17 +675,18 @@ def prepare(est: Any, X: Any, y: Any, *, epochs: Any = None, stacklevel: int = 2
         val_sessions, val_data = session_data(
             val_arrays, val_behaviours, receptive_field, device, val_layouts
         )
-        val_solver = build_solver(
-            est,
-            conditional,
-            val_sessions,
-            val_data,
-            encoder,
-            criterion,
-            num_negatives,
-            torch.Generator(device=device),
-            batch_size,
-        )
+        with held_out_context(est, "held-out validation block"):
+            val_solver = build_solver(
+                est,
+                conditional,
+                val_sessions,
+                val_data,
+                encoder,
+                criterion,
+                num_negatives,
+                torch.Generator(device=device),
+                batch_size,
+            )
         held = loss_of_block = HeldOutLoss(val_solver, int(rng.integers(0, 2**63 - 1)))
         monitor = EarlyStopping(
             lambda: -held(),
@@ -998,17 +1029,43 @@ def continue_fitted(est: Any, t: Training) -> None:
         )
     for s, a in enumerate(t.arrays):  # the same neurons (adapt takes a recording of others)
         V.check_n_features(a, est.session_n_features_[s], t.multi, s)
-    t.encoder.load_state_dict(est.encoder_.state_dict())
-    t.criterion.load_state_dict(est.criterion_.state_dict())
+    # the fit's column names, which a DataFrame given now must repeat (an array keeps them)
+    fitted_names = getattr(est, "feature_names_in_", None)
+    V.check_same_names(t.feature_names, fitted_names)
+    t.feature_names = fitted_names
+    for module, fitted in ((t.encoder, est.encoder_), (t.criterion, est.criterion_)):
+        try:
+            module.load_state_dict(fitted.state_dict())
+        except RuntimeError:
+            raise ValueError(
+                f"partial_fit continues the fitted model, but the settings now build another "
+                f"{type(module).__name__} ({mismatch(fitted.state_dict(), module.state_dict())}); set back the "
+                "settings that shape it (model, output_dimension, num_hidden_units, temperature_mode, objectives, "
+                "criterion) as they were in fit, or call fit to start anew."
+            ) from None
     state = getattr(est, "_continuation_", None)
     if state is not None:
         t.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
         t.generator.set_state(state["generator"])
 
 
+def mismatch(fitted: dict[str, torch.Tensor], built: dict[str, torch.Tensor]) -> str:
+    """The first difference between the state dict of the ``fitted`` module and that of the one ``built`` now."""
+    for key, value in fitted.items():
+        if key not in built:
+            return f"the fitted one has {key}, the new one has not"
+        if tuple(value.shape) != tuple(built[key].shape):
+            return f"{key} has shape {tuple(value.shape)} in the fitted one, {tuple(built[key].shape)} now"
+    extra = next((key for key in built if key not in fitted), None)
+    if extra is None:
+        return "their parameters differ"
+    return f"the new one has {extra}, the fitted one has not"
+
+
 def transform(est: Any, X: Any, session: int, chunk_size: int, part: str | None) -> Any:
     """``est.transform``: pynapple in and out, a recording of several segments embedded segment by segment (each
     edge-padded at its own ends), and one part's columns with ``part``."""
+    chunk_size = V.check_positive_int(chunk_size, "chunk_size")
     columns = None if part is None else part_slice(getattr(est, "parts_", None), part)
     timed = None
     if PN.is_pynapple(X):

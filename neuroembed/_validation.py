@@ -23,11 +23,14 @@ __all__ = [
     "check_choice",
     "check_positive_int",
     "check_positive_float",
+    "check_random_state",
     "describe",
     "check_sessions",
     "check_behaviour",
     "resolve_conditional",
     "split_validation",
+    "check_feature_names",
+    "check_same_names",
 ]
 
 
@@ -69,7 +72,14 @@ def as_numeric_array(x: Any, name: str) -> np.ndarray:
     elif hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     elif hasattr(x, "to_numpy"):  # pandas DataFrame / Series
-        x = x.to_numpy()
+        values = x.to_numpy()
+        # nullable columns (Int64, boolean) holding pd.NA come as objects: read the missing values as NaN
+        if values.dtype == object:
+            try:
+                values = x.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (ValueError, TypeError):
+                pass  # text: refused below, with the values shown
+        x = values
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as err:  # ragged nested lists
@@ -277,6 +287,11 @@ def check_discrete(
             raise TypeError(
                 f"{name} (discrete) must be integers; got non-integer floats such as {arr[arr != np.round(arr)][0]!r}."
             )
+        if arr.size and float(np.abs(arr).max()) >= 2.0**63:  # would all become one int64 class
+            raise ValueError(
+                f"{name} (discrete) hold values up to {float(np.abs(arr).max()):g}, outside the int64 range of labels "
+                "(|label| < 2**63); expected integer class labels."
+            )
     return arr.astype(np.int64)
 
 
@@ -352,6 +367,21 @@ def check_positive_int(
     return int(value)
 
 
+def check_random_state(value: Any) -> None:
+    """``None``, an int >= 0, or a NumPy ``Generator`` / ``RandomState``, as :func:`numpy.random.default_rng` takes
+    a seed; else ``TypeError`` / ``ValueError`` naming the value."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"random_state must be None, an int >= 0 or a numpy Generator; got {value!r} ({type(value).__name__})."
+        )
+    if value < 0:
+        raise ValueError(
+            f"random_state must be None, an int >= 0 or a numpy Generator; got {value}."
+        )
+
+
 def check_ramp(value: Any, name: str) -> tuple[int, int] | None:
     """``None``, or two iterations ``(start, stop)`` with ``0 <= start < stop`` (a list, as JSON gives it back,
     too)."""
@@ -386,8 +416,9 @@ MIN_VALIDATION_WINDOWS = 4
 
 
 def is_session_list(X: Any) -> bool:
-    """A list whose items are 2-D arrays is several sessions; a list of rows is one array."""
-    return isinstance(X, list) and len(X) > 0 and all(getattr(x, "ndim", None) == 2 for x in X)
+    """A list holding a 2-D array is several sessions (each then checked, so that a session of another shape is
+    named); a list of rows is one array."""
+    return isinstance(X, list) and len(X) > 0 and any(getattr(x, "ndim", None) == 2 for x in X)
 
 
 def is_h5_dataset(X: Any) -> bool:
@@ -399,7 +430,8 @@ def is_sparse(x: Any) -> bool:
 
 
 def looks_like_arrays(y: Any) -> bool:
-    return isinstance(y, list) and len(y) > 0 and all(hasattr(v, "shape") for v in y)
+    """A list of arrays (not of numbers: NumPy scalars have a shape too)."""
+    return isinstance(y, list) and len(y) > 0 and all(getattr(v, "ndim", 0) >= 1 for v in y)
 
 
 def check_block_finite(block: np.ndarray, start: int, what: str) -> None:
@@ -482,7 +514,7 @@ def resolve_conditional(conditional: str, X: Any, y: Any, *, criterion: str, hyb
                 first = np.asarray(first)
                 dtype, shape = first.dtype, first.shape
             one_column = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
-            integer = np.dtype(dtype).kind in "iub" if isinstance(dtype, np.dtype) else False
+            integer = _dtype_kind(dtype) in ("i", "u", "b")
             cond = "discrete" if integer and one_column else "time_delta"
     said = repr(cond) if cond == conditional else f"{cond!r} (from conditional='auto')"
     if criterion == "supcon" and cond not in ("discrete", "mixed"):
@@ -495,6 +527,16 @@ def resolve_conditional(conditional: str, X: Any, y: Any, *, criterion: str, hyb
             f"hybrid=True adds time positives to a behaviour conditional; conditional={said} already is one."
         )
     return cond
+
+
+def _dtype_kind(dtype: Any) -> str | None:
+    """The NumPy kind (``"i"``, ``"f"``, ...) of a NumPy, pandas (nullable ``Int64``, ``boolean``) or torch dtype."""
+    if isinstance(dtype, torch.dtype):
+        if dtype == torch.bool:
+            return "b"
+        return "c" if dtype.is_complex else "f" if dtype.is_floating_point else "i"
+    kind = getattr(dtype, "kind", None)
+    return kind if isinstance(kind, str) else None
 
 
 def check_stopping_params(
@@ -560,10 +602,6 @@ def check_sessions(
             )
         xs, ys = list(X), (list(y) if y is not None else [None] * len(X))
     else:
-        if looks_like_arrays(y):
-            raise ValueError(
-                "behaviour is a list of arrays but neural is a single array; pass neural as a list of sessions too."
-            )
         xs, ys = [X], [y]
     if is_sparse(X) or any(is_sparse(x) for x in xs):
         raise TypeError(
@@ -580,6 +618,12 @@ def check_sessions(
         else check_neural(x, name, min_samples=minimum)
         for x, name in zip(xs, labels)
     ]
+    # a list of arrays that is not one row per sample: behaviour per session for one recording
+    if not multi and looks_like_arrays(y) and len(y) != arrays[0].shape[0]:
+        raise ValueError(
+            f"behaviour is a list of {len(y)} arrays but neural is a single array of {arrays[0].shape[0]} samples; "
+            "pass neural as a list of sessions too, or behaviour as one array."
+        )
     behaviours = [
         check_behaviour(
             b,
@@ -828,13 +872,42 @@ def check_transform_input(
         raise TypeError(
             "sparse input is not supported; convert the neural data with .toarray() first."
         )
-    if hasattr(X, "columns") and feature_names is not None:
-        names = np.asarray([str(c) for c in X.columns], dtype=object)
-        if names.shape != feature_names.shape or (names != feature_names).any():
-            raise ValueError(
-                "the DataFrame's columns differ from those seen in fit (feature_names_in_)."
-            )
+    # feature_names_in_ are the columns of the fit's one session; a session added by adapt has its own
+    if session == 0:
+        check_feature_names(X, feature_names)
     return check_n_features(check_neural(X, "neural"), n_features, multi, session)
+
+
+def check_feature_names(X: Any, feature_names: np.ndarray | None) -> None:
+    """Refuse a DataFrame whose columns are not ``feature_names`` (those seen in fit), in their order."""
+    if hasattr(X, "columns"):
+        check_same_names(np.asarray([str(c) for c in X.columns], dtype=object), feature_names)
+
+
+def check_same_names(names: np.ndarray | None, feature_names: np.ndarray | None) -> None:
+    """Refuse column ``names`` that are not ``feature_names`` (those seen in fit), in their order (``None``: none
+    to compare)."""
+    if names is None or feature_names is None:
+        return
+    if names.shape != feature_names.shape:
+        raise ValueError(
+            f"the DataFrame's columns differ from those seen in fit (feature_names_in_): got {names.size} columns "
+            f"{_preview(names)}, expected the {feature_names.size} columns {_preview(feature_names)}."
+        )
+    differ = np.flatnonzero(names != feature_names)
+    if differ.size:
+        i = int(differ[0])
+        raise ValueError(
+            f"the DataFrame's columns differ from those seen in fit (feature_names_in_): column {i} is "
+            f"{names[i]!r}, expected {feature_names[i]!r} ({differ.size} of {names.size} columns differ); pass the "
+            "columns of fit, in their order."
+        )
+
+
+def _preview(names: np.ndarray, n: int = 5) -> str:
+    """The first ``n`` of ``names`` as a list, ``...`` standing for the rest."""
+    shown = [repr(str(c)) for c in names[:n]] + (["..."] if len(names) > n else [])
+    return f"[{', '.join(shown)}]"
 
 
 def check_n_features(data: np.ndarray, expected: int, multi: bool, session: int) -> np.ndarray:

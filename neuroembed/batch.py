@@ -145,6 +145,11 @@ def read_recording(path: str | os.PathLike[str], **read_kwargs: Any) -> Recordin
             f"{str(path)!r}: a {suffix} file needs neural= (the dataset or columns holding the neural data), "
             "e.g. read_recording(path, neural='spikes'); only NWB files say where their neural data is."
         )
+    if suffix in NEEDS_NEURAL and "bin_size" in read_kwargs:
+        raise ValueError(
+            f"{str(path)!r}: bin_size applies to NWB files (spike times binned into counts); a {suffix} file is "
+            "read one row per sample, so leave bin_size out for it."
+        )
     if suffix in (".h5", ".hdf5"):
         return read_hdf5(path, **read_kwargs)
     if suffix == ".csv":

@@ -278,7 +278,41 @@ def _read(path: str, kwargs: dict[str, Any]) -> Any:
         raise ValueError(
             f"{path!r}: a {suffix} file needs --neural (the dataset or column prefix holding the neural data)."
         )
+    if suffix in NEEDS_NEURAL and "bin_size" in kwargs:
+        raise ValueError(
+            f"{path!r}: --bin-size applies to NWB files (spike times binned into counts); a {suffix} file is read "
+            "one row per sample."
+        )
     return read_recording(path, **kwargs)
+
+
+def _output_path(out: str, what: str, suffixes: Sequence[str] | None = None) -> Path:
+    """The ``--out`` path, checked before any work is done: not a folder, one of ``suffixes`` when given; its
+    folder is created (as ``batch --out`` and the ``.h5`` writer do)."""
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(
+            f"--out {out!r} is a folder; expected the path of the {what} file to write."
+        )
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise ValueError(
+            f"--out {out!r} has the extension {path.suffix!r}; expected {', '.join(suffixes[:-1])} or "
+            f"{suffixes[-1]}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _writes_nwb(args: argparse.Namespace) -> bool:
+    """Whether the embedding goes into an NWB file (``--write-back``, or ``embed --out X.nwb``); that needs an NWB
+    source file, which is checked before the work."""
+    out = getattr(args, "out", None) if args.command == "embed" else None
+    nwb = args.write_back or (out is not None and Path(out).suffix.lower() == ".nwb")
+    if nwb and Path(args.file).suffix.lower() != ".nwb":
+        raise ValueError(
+            f"--write-back and .nwb outputs need an NWB source file; got {args.file!r}."
+        )
+    return nwb
 
 
 def _store(
@@ -297,11 +331,7 @@ def _store(
     if timestamps is None:
         timestamps = np.arange(recording.n_samples, dtype=np.float64)
     out = getattr(args, "out", None) if args.command == "embed" else None
-    if args.write_back or (out is not None and Path(out).suffix.lower() == ".nwb"):
-        if Path(args.file).suffix.lower() != ".nwb":
-            raise ValueError(
-                f"--write-back and .nwb outputs need an NWB source file; got {args.file!r}."
-            )
+    if _writes_nwb(args):
         written = write_embedding(
             args.file,
             embedding,
@@ -362,15 +392,16 @@ def _fit(args: argparse.Namespace) -> int:
 
     if args.sidecar and not args.write_back:
         raise ValueError("--sidecar only applies with --write-back.")
+    _writes_nwb(args)
     recording = _read(args.file, _read_kwargs(args))
+    stem = Path(args.file).stem
+    model_path = _output_path(args.out, "model") if args.out else Path.cwd() / f"{stem}.model.pt"
     params = _estimator_params(args)
     params.setdefault("conditional", "time" if recording.behaviour is None else "time_delta")
     params["verbose"] = not args.quiet
     estimator = Estimator(**params)
     y = _behaviour_for(estimator.conditional, estimator.hybrid, recording)
     estimator.fit(recording.neural, y)
-    stem = Path(args.file).stem
-    model_path = Path(args.out) if args.out else Path.cwd() / f"{stem}.model.pt"
     estimator.save(model_path)
     print(
         f"fitted {estimator.model} ({estimator.conditional}) on {args.file}: {recording.n_samples} samples x "
@@ -396,8 +427,11 @@ def _embed(args: argparse.Namespace) -> int:
 
     if args.sidecar and not args.write_back:
         raise ValueError("--sidecar only applies with --write-back.")
+    _writes_nwb(args)
     estimator = Estimator.load(args.model, device=args.device)
     recording = _read(args.file, _read_kwargs(args))
+    if args.out is not None:  # before the work, not after it
+        _output_path(args.out, "embedding", (".h5", ".hdf5", ".nwb"))
     embedding = estimator.transform(recording.neural)
     settings = {**estimator.get_params(), "model_file": str(Path(args.model).resolve())}
     default_out = Path.cwd() / f"{Path(args.file).stem}.embedding.h5"
@@ -415,6 +449,10 @@ def _batch(args: argparse.Namespace) -> int:
     if args.model is not None and params:
         raise ValueError(
             f"--model applies a fitted model; model settings ({', '.join(sorted(params))}) cannot be given with it."
+        )
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(
+            f"--out {args.out!r} is a file; expected the folder (made if missing) for the embeddings and summary.csv."
         )
     summary = embed_files(
         args.patterns if len(args.patterns) > 1 else args.patterns[0],

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from neuroembed import _persistence as _P
 from neuroembed import _pynapple as PN
 from neuroembed import _validation as V
 from neuroembed._files import atomic_path
@@ -30,22 +31,23 @@ from neuroembed._persistence import jsonable_params as _jsonable_params
 from neuroembed._persistence import safe_torch_load as _safe_torch_load
 from neuroembed._persistence import version as _version
 from neuroembed._persistence import versions as _versions
-from neuroembed.estimator import Estimator
+from neuroembed.estimator import Estimator, refuse_wrapped_sessions
 from neuroembed.metrics.alignment import ALIGNMENT_METHODS, Alignment, _common_frame
+from neuroembed.solver import resolve_device
 
 __all__ = ["ENSEMBLE_FORMAT_VERSION", "Ensemble"]
 
 ENSEMBLE_FORMAT_VERSION = 1
 """Version of the ensemble-file layout written by :meth:`Ensemble.save`."""
 
-_FORMAT_NAME = "neuroembed-ensemble"
-_MODEL_FORMAT_NAME = "neuroembed-model"  # what Estimator.save writes
+_FORMAT_NAME = _P.ENSEMBLE_FORMAT_NAME
+_MODEL_FORMAT_NAME = _P.FORMAT_NAME  # what Estimator.save writes
 _CHUNK = 65536
 
 
 def _is_session_list(X: Any) -> bool:
-    """A list whose items are 2-D arrays is several sessions (as :meth:`Estimator.fit` reads it)."""
-    return isinstance(X, list) and len(X) > 0 and all(getattr(x, "ndim", None) == 2 for x in X)
+    """Whether ``X`` is several sessions, as :meth:`Estimator.fit` reads it."""
+    return V.is_session_list(X)
 
 
 def _blocks(member: Any, n_dims: int) -> list[slice]:
@@ -170,7 +172,8 @@ class Ensemble(TransformerMixin, BaseEstimator):
         The template, with every setting the members share (its ``random_state`` is replaced by each member's).
         ``None``: ``Estimator()``. Any estimator with ``fit``, ``transform`` and a ``random_state`` parameter
         works (``save`` needs :class:`~neuroembed.estimator.Estimator` members). Nested parameters are set as
-        ``estimator__max_iterations`` (``set_params``, ``GridSearchCV``).
+        ``estimator__max_iterations`` (``set_params``, ``GridSearchCV``). A template's ``checkpoint_dir`` is
+        given to member ``i`` as its subfolder ``member{i}``.
     n_estimators : int
         Number of members.
     alignment : {"procrustes", "linear"}
@@ -380,6 +383,12 @@ class Ensemble(TransformerMixin, BaseEstimator):
         n = int(self.n_estimators)
         seeds = _member_seeds(self.random_state, n)
         members = [clone(template).set_params(random_state=seed) for seed in seeds]
+        folder = template.get_params(deep=False).get("checkpoint_dir")
+        if (
+            folder is not None
+        ):  # a folder each: in one folder the members would overwrite one checkpoint file
+            for k, member in enumerate(members):
+                member.set_params(checkpoint_dir=os.path.join(os.fspath(folder), f"member{k}"))
         members = self._fit_members(members, seeds, X, y, epochs)
         multi = _is_session_list(X)
         embeddings = [self._embed_training(m, X, multi) for m in members]
@@ -423,6 +432,8 @@ class Ensemble(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_components_), or a list of them (one per session) after a multi-session fit
         """
         self._check_params()
+        if _is_session_list(X):
+            refuse_wrapped_sessions(self)
         start = time.perf_counter()
         out = self._fit(X, y, epochs)
         self.fit_seconds_ = time.perf_counter() - start
@@ -570,6 +581,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
         device : str
             Where to put the members' weights (``"auto"``, ``"cpu"``, ...).
         """
+        resolve_device(device)  # a device that is not there is the caller's mistake, not the file's
         payload = _safe_torch_load(path, "ensemble file")
         if not isinstance(payload, dict) or "config" not in payload:
             raise ValueError(f"{path} is not a neuroembed ensemble file (no config found).")

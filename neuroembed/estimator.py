@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -27,6 +28,19 @@ FORMAT_VERSION = P.FORMAT_VERSION
 """Version of the model-file layout written by :meth:`Estimator.save`."""
 
 _SCORE_BATCHES = 8
+
+
+def refuse_wrapped_sessions(est: Any) -> None:
+    """``set_output(transform="pandas")`` wraps one array in a DataFrame; a fit on several sessions returns a list of
+    them, which it cannot wrap, so ``fit_transform`` refuses before it fits."""
+    output = getattr(est, "_sklearn_output_config", {}).get(
+        "transform", sklearn.get_config()["transform_output"]
+    )
+    if output != "default":
+        raise ValueError(
+            f"set_output(transform={output!r}) wraps one embedding, but fit_transform on a list of sessions returns a "
+            "list of them (one per session); call fit, then transform(X[i], session=i) for each session."
+        )
 
 
 class Estimator(TransformerMixin, BaseEstimator):
@@ -339,6 +353,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         self : Estimator
         """
         self._check_params()
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be True or False; got {resume!r}.")
         if resume and initial_weights is not None:
             raise ValueError(
                 "pass resume=True or initial_weights, not both: a checkpoint has its own weights."
@@ -356,7 +372,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         The run continues the last one's optimiser state and batch generator, so two calls of N steps give the
         model one fit of 2N steps gives with the same ``random_state`` and data (bitwise on the CPU); on other data
         the batches are drawn from it. The first call on an unfitted estimator is :meth:`fit`. A model read by
-        :meth:`load` has no optimiser state in its file: it continues with a fresh one. ``early_stopping`` is not
+        :meth:`load` has no optimiser state in its file, and :meth:`adapt` adds a layer the last one's state does not
+        cover: after either, it continues with a fresh one. ``early_stopping`` is not
         supported (there is no held-out block to carry across calls); ``max_seconds`` limits each call.
         ``epochs`` restricts the samples drawn, as in :meth:`fit`.
 
@@ -441,6 +458,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         self.session_n_features_ = [*self.session_n_features_, n_new]
         self.n_sessions_ = len(self.session_n_features_)
         self.adapt_loss_history_, self.adapt_seconds_ = losses, seconds
+        # the optimiser's moments of the last fit do not cover the new input layer: partial_fit starts a fresh one
+        self._continuation_ = None
         return self
 
     # ------------------------------------------------------------------------------------------------------------
@@ -493,6 +512,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         s = self._session_index(session)
         X, y, layouts, _ = T.unwrap(self, X, y)
+        if s == 0:
+            V.check_feature_names(X, getattr(self, "feature_names_in_", None))
         arrays, behaviours, multi, _ = T.check_data(
             self, X, y, self.conditional_, self.receptive_field_
         )
@@ -502,6 +523,26 @@ class Estimator(TransformerMixin, BaseEstimator):
         return T.score(
             self, a, behaviours[0], s, _SCORE_BATCHES, None if layouts is None else layouts[0]
         )
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """Fit, and embed the training data.
+
+        Parameters
+        ----------
+        X, y, **fit_params : as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, output_dimension), or a list of them (one per session) after a fit on a list of
+        sessions, each embedded with its own input layer.
+        """
+        sessions = T.is_sessions(X)
+        if sessions:
+            refuse_wrapped_sessions(self)
+        self.fit(X, y, **fit_params)
+        if not sessions:
+            return self.transform(X)
+        return [self.transform(x, session=s) for s, x in enumerate(X)]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the embedding's columns, ``dim0`` ... (for ``set_output(transform="pandas")`` and pipelines).

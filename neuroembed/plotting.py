@@ -75,7 +75,8 @@ def plot_embedding(
         The embedding, n_dims >= 2.
     color : array-like of shape (n_samples,), "time", or a matplotlib colour, optional
         Values mapped through ``cmap`` (e.g. position), ``"time"`` for the sample index, or one
-        colour for all points. A (n_samples, 1) array is accepted. Default: grey.
+        colour for all points (a name or an RGB / RGBA tuple). A (n_samples, 1) array is accepted.
+        Default: grey.
     dims : tuple of int, default=(0, 1, 2)
         Columns to plot: three for a 3-D plot, two for a 2-D one. The default falls back to (0, 1)
         for a 2-D embedding.
@@ -110,7 +111,7 @@ def plot_embedding(
     s = check_positive_float(s, "s")
 
     values: np.ndarray | None = None
-    single = "0.5"
+    single: Any = "0.5"
     if isinstance(color, str):
         if color == "time":
             values = np.arange(emb.shape[0], dtype=np.float64)
@@ -118,6 +119,8 @@ def plot_embedding(
             single = color
         else:
             raise ValueError(f"color={color!r} is neither 'time' nor a matplotlib colour.")
+    elif isinstance(color, tuple) and is_color_like(color) and len(color) != emb.shape[0]:
+        single = color  # an RGB or RGBA tuple
     elif color is not None:
         values = as_numeric_array(color, "color").astype(np.float64)
         if values.ndim == 2 and values.shape[1] == 1:
@@ -307,8 +310,8 @@ def plot_consistency(
         col_labels = [str(v) for v in matrix.columns]
         row_name, col_name = matrix.index.name, matrix.columns.name
     values = as_numeric_array(matrix, "matrix").astype(np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"matrix must be 2-D; got shape {values.shape}.")
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"matrix must be a non-empty 2-D array; got shape {values.shape}.")
     if ax is None:
         n_rows, n_cols = values.shape
         fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n_cols + 1.0, 1.0 + 0.6 * n_rows))

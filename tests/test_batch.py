@@ -312,3 +312,7 @@ def test_read_recording_dispatches_on_extension(tmp_path: Path) -> None:
     assert read_recording(path, neural="x").neural.shape == (5, 2)
     with pytest.raises(ValueError, match="unsupported file type '.txt'"):
         read_recording(tmp_path / "r.txt")
+    with pytest.raises(
+        ValueError, match="bin_size applies to NWB files .* a .h5 file is read one row"
+    ):
+        read_recording(path, neural="x", bin_size=0.05)

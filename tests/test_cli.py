@@ -99,6 +99,58 @@ def test_errors_are_one_line_and_exit_2(nwb_file: Path, tmp_path: Path, capsys) 
     assert "--sidecar only applies with --write-back" in capsys.readouterr().err
 
 
+def test_out_paths_are_checked_before_the_work(
+    nwb_file: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from neuroembed.estimator import Estimator
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("fit must not run when --out is unusable")
+
+    # --out naming a folder: one line, exit 2, before fitting
+    with monkeypatch.context() as patch:
+        patch.setattr(Estimator, "fit", no_fit)
+        assert main(["fit", str(nwb_file), *TINY, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and "Traceback" not in err
+    # --out in a folder that does not exist yet: the folder is made, as for embed's .h5 and batch
+    model = tmp_path / "new" / "deeper" / "m.pt"
+    assert main(["fit", str(nwb_file), *TINY, "--out", str(model)]) == 0
+    assert model.is_file()
+    capsys.readouterr()
+    embed = ["embed", str(nwb_file), "--model", str(model), "--device", "cpu", "--out"]
+    side = tmp_path / "other" / "side.nwb"
+    assert main([*embed, str(side)]) == 0 and side.is_file()
+    # an embedding written to a file whose name says it is something else, or onto a folder
+    assert main([*embed, str(tmp_path / "e.csv")]) == 2
+    assert "'.csv'; expected .h5, .hdf5 or .nwb" in capsys.readouterr().err
+    assert not (tmp_path / "e.csv").exists()
+    assert main([*embed, str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_options_that_do_not_fit_the_file_fail_before_the_work(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from neuroembed.estimator import Estimator
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("fit must not run")
+
+    monkeypatch.setattr(Estimator, "fit", no_fit)
+    csv = tmp_path / "rec.csv"
+    pd.DataFrame({"u0": np.arange(50) % 3, "u1": np.arange(50) % 2}).to_csv(csv, index=False)
+    # was: "from_dataframe() got an unexpected keyword argument 'bin_size'"
+    assert main(["fit", str(csv), *TINY, "--neural", "u", "--bin-size", "0.1"]) == 2
+    assert "--bin-size applies to NWB files" in capsys.readouterr().err
+    # was: fitted (and transformed) first, refused after
+    assert main(["fit", str(csv), *TINY, "--neural", "u", "--write-back"]) == 2
+    assert "need an NWB source file" in capsys.readouterr().err
+    # batch --out naming a file: was "[Errno 17] File exists"
+    assert main(["batch", str(csv), "--out", str(csv), "--neural", "u", "--no-progress"]) == 2
+    assert "is a file; expected the folder" in capsys.readouterr().err
+
+
 def test_batch_forwards_its_options(nwb_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     import neuroembed.batch as batch
 

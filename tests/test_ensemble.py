@@ -1,6 +1,8 @@
 """Ensemble: the scikit-learn meta-estimator contract, seeds, alignment and averaging, sessions, parallel fits,
 persistence and bad input."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -310,6 +312,47 @@ def test_load_refuses_other_files(tmp_path):
         TypeError, match="save writes neuroembed Estimator members; member 0 is a Rotated"
     ):
         Ensemble(Rotated(), n_estimators=2, random_state=0).fit(X).save(tmp_path / "fake.pt")
+
+
+def test_estimator_load_points_an_ensemble_file_to_ensemble_load(tmp_path):
+    X, y = _toy()
+    _ensemble(n_estimators=1).fit(X, y).save(tmp_path / "ensemble.pt")
+    with pytest.raises(
+        ValueError, match="holds an ensemble .* read it with neuroembed.Ensemble.load"
+    ):
+        Estimator.load(tmp_path / "ensemble.pt")
+
+
+def test_members_checkpoint_to_a_folder_each(tmp_path):
+    X, y = _toy()
+    template = clone(TEMPLATE).set_params(checkpoint_dir=tmp_path / "ckpt", checkpoint_every=2)
+    ens = Ensemble(template, n_estimators=2, random_state=0).fit(X, y)
+    dirs = [Path(m.checkpoint_dir) for m in ens.estimators_]
+    assert dirs == [tmp_path / "ckpt" / "member0", tmp_path / "ckpt" / "member1"]
+    assert all((d / "checkpoint.pt").is_file() for d in dirs)
+    assert template.checkpoint_dir == tmp_path / "ckpt"  # the template is left as given
+
+
+def test_load_names_a_bad_device_not_a_damaged_file(tmp_path):
+    X, y = _toy()
+    _ensemble(n_estimators=1).fit(X, y).save(tmp_path / "ensemble.pt")
+    with pytest.raises(ValueError, match="device='tpu' is not a valid device") as info:
+        Ensemble.load(tmp_path / "ensemble.pt", device="tpu")
+    assert "damaged" not in str(info.value)
+
+
+def test_fit_transform_of_sessions_with_pandas_output_is_refused_before_fitting():
+    X, y = _toy()
+    ens = _ensemble(n_estimators=2).set_output(transform="pandas")
+    with pytest.raises(ValueError, match=r"set_output\(transform='pandas'\) wraps one embedding"):
+        ens.fit_transform([X, X[:200]], [y, y[:200]])
+    assert not hasattr(ens, "estimators_")
+
+
+def test_a_session_given_as_nested_lists_is_a_session():
+    X, y = _toy()
+    Z = _ensemble(n_estimators=2).fit_transform([X, X[:200].tolist()], [y, y[:200]])
+    assert [z.shape for z in Z] == [(300, 4), (200, 4)]
 
 
 def test_verbose_shows_progress(capsys):

@@ -181,6 +181,21 @@ def test_multisession_shared_space(device):
     assert np.isfinite(est.score(X2, y2, session=1))
 
 
+def test_fit_transform_of_sessions_gives_one_embedding_per_session():
+    X1, y1 = _toy(300, 20, seed=0)
+    X2, y2 = _toy(200, 12, seed=1)
+    est = Estimator(random_state=0, **{**FAST, "max_iterations": 3})
+    Z1, Z2 = est.fit_transform([X1, X2], [y1, y2])
+    np.testing.assert_array_equal(Z1, est.transform(X1, session=0))
+    np.testing.assert_array_equal(Z2, est.transform(X2, session=1))
+    # a DataFrame cannot hold a list of embeddings of different lengths: refused before any training
+    est = clone(est).set_output(transform="pandas")
+    with pytest.raises(ValueError, match=r"set_output\(transform='pandas'\) wraps one embedding"):
+        est.fit_transform([X1, X2], [y1, y2])
+    assert not hasattr(est, "encoder_")
+    assert isinstance(est.fit_transform(X1, y1), pd.DataFrame)
+
+
 def test_transform_streams_hdf5(tmp_path):
     X, y = _toy()
     est = Estimator(random_state=0, **FAST).fit(X, y)
@@ -249,6 +264,14 @@ def test_save_load_roundtrip_bitwise(tmp_path):
     np.testing.assert_array_equal(loaded.loss_history_, est.loss_history_)
     assert loaded.temperature_ == est.temperature_
     assert clone(loaded).get_params() == loaded.get_params()
+
+
+def test_a_torch_device_is_saved_as_its_name(tmp_path):
+    X, y = _toy()
+    est = Estimator(random_state=0, **{**FAST, "device": torch.device("cpu")}).fit(X, y)
+    est.save(tmp_path / "model.pt")
+    loaded = Estimator.load(tmp_path / "model.pt", device="cpu")
+    assert loaded.transform(X).tobytes() == est.transform(X).tobytes()
 
 
 class _Exploit:
@@ -472,6 +495,10 @@ def test_a_label_alone_among_the_window_centres_is_warned_about():
         ("labels", "discrete"),
         ("labels_column", "discrete"),
         ("labels_series", "discrete"),
+        ("labels_nullable_int", "discrete"),
+        ("labels_nullable_bool", "discrete"),
+        ("labels_tensor", "discrete"),
+        ("labels_list_of_numpy_ints", "discrete"),
         ("float_labels", "time_delta"),
         ("mixed", "mixed"),
     ],
@@ -486,6 +513,10 @@ def test_auto_conditional_follows_the_behaviour(behaviour, expected):
         "labels": labels,
         "labels_column": labels[:, None],
         "labels_series": pd.Series(labels),
+        "labels_nullable_int": pd.Series(labels, dtype="Int64"),
+        "labels_nullable_bool": pd.Series(labels.astype(bool), dtype="boolean"),
+        "labels_tensor": torch.from_numpy(labels),
+        "labels_list_of_numpy_ints": list(labels),
         "float_labels": labels.astype(np.float32),
         "mixed": (pos, labels),
     }[behaviour]

@@ -1,6 +1,7 @@
 """Bad input gets a ValueError/TypeError that names what was wrong (the table in docs/errors.md is built from these)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from neuroembed.estimator import Estimator
@@ -192,6 +193,70 @@ FIT_CASES = [
         "infinite",
     ),
     ("non-positive bin_size", {"bin_size": 0.0}, X, Y, ValueError, "bin_size must be"),
+    (
+        "hybrid given as text",
+        {"hybrid": "no"},
+        X,
+        Y,
+        TypeError,
+        "hybrid must be True or False; got 'no'",
+    ),
+    (
+        "checkpoint_dir not a path",
+        {"checkpoint_dir": 3},
+        X,
+        Y,
+        TypeError,
+        "checkpoint_dir must be None or",
+    ),
+    (
+        "negative random_state",
+        {"random_state": -1},
+        X,
+        Y,
+        ValueError,
+        "random_state must be None, an int >= 0",
+    ),
+    (
+        "random_state given as text",
+        {"random_state": "0"},
+        X,
+        Y,
+        TypeError,
+        "random_state must be None",
+    ),
+    (
+        "labels beyond the int64 range",
+        {"conditional": "discrete"},
+        X,
+        np.where(np.arange(200) % 2 == 0, 1e19, 2e19),
+        ValueError,
+        "outside the int64 range",
+    ),
+    (
+        "per-session behaviour for one recording",
+        {},
+        X,
+        [Y, Y],
+        ValueError,
+        "behaviour is a list of 2 arrays but neural is a single array of 200 samples",
+    ),
+    (
+        "a 1-D session among sessions",
+        {},
+        [X, X[:, 0]],
+        [Y, Y],
+        ValueError,
+        r"neural\[1\] must be 2-D",
+    ),
+    (
+        "a missing value (pandas NA) in a nullable column",
+        {},
+        pd.DataFrame(X.astype(np.int64)).astype("Int64").mask(np.eye(200, 6, dtype=bool)),
+        Y,
+        ValueError,
+        r"neural contains \d+ NaN",
+    ),
 ]
 
 
@@ -245,3 +310,93 @@ def test_transform_before_fit():
 
     with pytest.raises(NotFittedError):
         Estimator().transform(X)
+
+
+# More bad settings and data, beyond the cases of docs/errors.md: (case, estimator params, X, y, error, pattern)
+def test_resume_must_be_a_bool():
+    with pytest.raises(TypeError, match="resume must be True or False; got 'no'"):
+        Estimator(**FAST).fit(X, Y, resume="no")
+
+
+def test_behaviour_as_a_list_of_numbers_or_rows_is_one_array():
+    # NumPy scalars have a shape, and rows are arrays: neither is a list of sessions
+    reference = Estimator(**FAST).fit(X, Y).loss_history_
+    np.testing.assert_array_equal(Estimator(**FAST).fit(X, list(Y)).loss_history_, reference)
+    two = np.c_[Y, Y[::-1]]
+    est = Estimator(**FAST).fit(X, list(two))
+    assert est.behaviour_dimension_ == 2
+    np.testing.assert_array_equal(est.loss_history_, Estimator(**FAST).fit(X, two).loss_history_)
+
+
+@pytest.mark.parametrize(
+    "chunk_size,error,pattern",
+    [
+        (0, ValueError, "chunk_size must be an integer >= 1; got 0"),
+        (-1, ValueError, "chunk_size must be an integer >= 1; got -1"),
+        (2.5, TypeError, r"chunk_size must be an integer >= 1; got 2.5 \(float\)"),
+    ],
+)
+def test_transform_rejects_a_bad_chunk_size(fitted, chunk_size, error, pattern):
+    with pytest.raises(error, match=pattern):
+        fitted.transform(X, chunk_size=chunk_size)
+
+
+def _frame(columns="abcdef", x=X):
+    import pandas as pd
+
+    return pd.DataFrame(x, columns=list(columns))
+
+
+def test_dataframe_columns_are_checked_by_name_and_order():
+    est = Estimator(**FAST).fit(_frame(), Y)
+    with pytest.raises(ValueError, match="column 0 is 'f', expected 'a'"):
+        est.transform(_frame("fedcba"))
+    with pytest.raises(
+        ValueError, match=r"got 3 columns \['a', 'b', 'c'\], expected the 6 columns"
+    ):
+        est.transform(_frame("abc", X[:, :3]))
+    with pytest.raises(ValueError, match="column 0 is 'f', expected 'a'"):
+        est.score(_frame("fedcba"), Y)
+    assert est.score(_frame(), Y) == est.score(X, Y)
+
+
+def test_a_new_session_has_its_own_columns():
+    # feature_names_in_ are the columns of the fit's session; an adapted session has other neurons
+    est = Estimator(**FAST).fit(_frame(), Y)
+    new = _frame("xyz", X[:, :3])
+    est.adapt(new, Y, iterations=1)
+    np.testing.assert_array_equal(est.transform(new, session=1), est.transform(X[:, :3], session=1))
+    with pytest.raises(ValueError, match="columns differ"):
+        est.transform(_frame("fedcba"), session=0)
+
+
+@pytest.mark.parametrize(
+    "changed,pattern",
+    [
+        ({"output_dimension": 3}, r"trunk.out.weight has shape \(8, 32, 2\) in the fitted one, \(3, 32, 2\) now"),
+        ({"num_hidden_units": 8}, r"stems.0.weight has shape \(32, 6, 2\) in the fitted one, \(8, 6, 2\) now"),
+        ({"model": "offset10"}, "another MultiSessionEncoder"),
+        ({"temperature_mode": "learnable"}, "another InfoNCE .*log_inverse_temperature"),
+    ],
+)  # fmt: skip
+def test_partial_fit_refuses_settings_that_change_the_network(changed, pattern):
+    est = Estimator(**FAST).fit(X, Y)
+    before = est.transform(X)
+    with pytest.raises(
+        ValueError, match="partial_fit continues the fitted model, but .*" + pattern
+    ):
+        est.set_params(**changed).partial_fit(X, Y)
+    np.testing.assert_array_equal(est.transform(X), before)  # the fitted model is untouched
+
+
+def test_partial_fit_keeps_the_column_names_of_fit():
+    est = Estimator(**FAST).fit(_frame(), Y)
+    est.partial_fit(X, Y)  # an array: the names stay
+    assert list(est.feature_names_in_) == list("abcdef")
+    est.partial_fit(_frame(), Y)
+    assert list(est.feature_names_in_) == list("abcdef")
+    with pytest.raises(ValueError, match="column 0 is 'g', expected 'a'"):
+        est.partial_fit(_frame("ghijkl"), Y)
+    assert (
+        list(est.feature_names_in_) == list("abcdef") and est.n_iter_ == 3 * FAST["max_iterations"]
+    )

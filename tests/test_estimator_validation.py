@@ -204,6 +204,21 @@ def test_mixed_sessions_need_every_class_in_every_validation_block():
         Estimator(**{**ES, "conditional": "mixed"}).fit([X, X], [(y, labels), (y, other)])
 
 
+def test_a_part_with_nothing_to_draw_is_named():
+    X, y = _toy()
+    # behaviour lost over the whole held-out block: the refusal says it is the block, not the recording
+    lost = np.where(np.arange(600) >= N_TRAIN, np.nan, y)
+    with pytest.raises(
+        ValueError,
+        match="early_stopping=True splits .* in the held-out validation block: .*all 56 lack",
+    ):
+        Estimator(**{**ES, "behaviour_nan": "drop"}).fit(X, lost)
+    # epochs only inside the held-out block: the training part has nothing to draw
+    epochs = np.arange(600) >= N_TRAIN
+    with pytest.raises(ValueError, match="in the training part: .*all 536 lack"):
+        Estimator(**ES).fit(X, y, epochs=epochs)
+
+
 @pytest.mark.parametrize(
     "params,error,match",
     [

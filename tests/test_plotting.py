@@ -57,6 +57,14 @@ def test_embedding_colour_options_and_given_axes(embedding):
     )
     fig = plot_embedding(embedding, color="time")
     np.testing.assert_array_equal(fig.axes[0].collections[0].get_array(), np.arange(100))
+    # an RGB tuple is a matplotlib colour too (was refused: "one value per sample")
+    fig = plot_embedding(embedding, color=(1.0, 0.5, 0.0))
+    points = fig.axes[0].collections[0]
+    assert points.get_array() is None and len(fig.axes) == 1
+    np.testing.assert_allclose(points.get_facecolor()[0][:3], (1.0, 0.5, 0.0))
+    # ... unless it has one value per sample
+    three = plot_embedding(embedding[:3], color=(1.0, 0.5, 0.0), dims=(0, 1))
+    np.testing.assert_array_equal(three.axes[0].collections[0].get_array(), [1.0, 0.5, 0.0])
 
 
 def test_embedding_bad_input(embedding):
@@ -180,6 +188,8 @@ def test_consistency_heatmap():
     assert len(fig.axes[0].texts) == 0
     with pytest.raises(ValueError, match="2-D"):
         plot_consistency(np.zeros(3))
+    with pytest.raises(ValueError, match=r"non-empty 2-D array; got shape \(0, 0\)"):
+        plot_consistency(np.zeros((0, 0)))  # was a matplotlib warning about singular limits
 
 
 def test_attribution_heatmap_sorted_by_total_attribution():

@@ -227,3 +227,32 @@ def test_adapt_checks_its_input():
     with pytest.raises(ValueError, match="needs behaviour"):
         est.adapt(X, None)
     assert est.n_sessions_ == 1  # a refused adapt leaves the model as it was
+
+
+def test_partial_fit_after_adapt_trains_every_session_with_a_fresh_optimiser():
+    X, y = _data()
+    X_new, y_new = _data(500, 12, 4)
+    est = _est(max_iterations=3).fit(X, y).adapt(X_new, y_new, iterations=2)
+    before = est.transform(X_new, session=1)
+    est.partial_fit(
+        [X, X_new], [y, y_new]
+    )  # the last fit's optimiser state had no moments for the new layer
+    assert est.n_iter_ == 6 and est.n_sessions_ == 2
+    assert not np.array_equal(est.transform(X_new, session=1), before)
+
+
+def test_adapt_attributes_survive_save_and_load(tmp_path):
+    X, y = _data()
+    X_new, y_new = _data(500, 12, 4)
+    plain = _est(max_iterations=3).fit(X, y)
+    plain.save(tmp_path / "plain.pt")
+    loaded = Estimator.load(tmp_path / "plain.pt", device="cpu")
+    assert loaded.adapt_loss_history_ is None and not hasattr(loaded, "adapt_seconds_")
+    est = plain.adapt(X_new, y_new, iterations=4)
+    est.save(tmp_path / "adapted.pt")
+    loaded = Estimator.load(tmp_path / "adapted.pt", device="cpu")
+    np.testing.assert_array_equal(loaded.adapt_loss_history_, est.adapt_loss_history_)
+    assert (
+        loaded.adapt_loss_history_.dtype == np.float64
+        and loaded.adapt_seconds_ == est.adapt_seconds_
+    )

@@ -55,12 +55,16 @@ def feature_ablation(
     """
     n_windows, n_neurons, length = windows.shape
     base = torch.as_tensor(baseline, dtype=windows.dtype, device=windows.device)
-    base = base.expand(n_neurons, 1) if base.ndim < 2 else base
-    if base.shape != (n_neurons, 1):
+    try:
+        fits = torch.broadcast_shapes(base.shape, (n_neurons, 1)) == (n_neurons, 1)
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"baseline must be a number or one value per neuron, shape ({n_neurons}, 1); got shape "
             f"{tuple(base.shape)}."
         )
+    base = base.expand(n_neurons, 1)
     full = forward(windows)
     out = full.new_empty((n_windows, full.shape[1], n_neurons))
     chunk = max(1, min(n_neurons, MAX_ABLATED_ENTRIES // max(1, windows.numel())))
@@ -70,6 +74,8 @@ def feature_ablation(
         k = ablated_neurons.shape[0]
         mask = (neuron[None, :] == ablated_neurons[:, None])[None, :, :, None]  # (1, k, C, 1)
         ablated = torch.where(mask, base, windows[:, None])  # (n_windows, k, C, R)
-        z = forward(ablated.reshape(n_windows * k, n_neurons, length)).reshape(n_windows, k, -1)
+        z = forward(ablated.reshape(n_windows * k, n_neurons, length)).reshape(
+            n_windows, k, full.shape[1]
+        )
         out[:, :, first : first + k] = (full[:, None, :] - z).transpose(1, 2)
     return out

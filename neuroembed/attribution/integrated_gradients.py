@@ -62,6 +62,16 @@ def integrated_gradients(
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}.")
     base = torch.as_tensor(baseline, dtype=windows.dtype, device=windows.device)
+    window_shape = tuple(windows.shape[1:])
+    try:
+        fits = torch.broadcast_shapes(base.shape, window_shape) == window_shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"baseline must be a number or broadcastable to a window, shape (n_neurons, R) = {window_shape} (e.g. "
+            f"one value per neuron, shape ({window_shape[0]}, 1)); got shape {tuple(base.shape)}."
+        )
     diff = windows - base
     total = torch.zeros((), dtype=windows.dtype, device=windows.device)  # grows to the map's shape
     for k in range(n_steps):

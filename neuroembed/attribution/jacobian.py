@@ -59,8 +59,10 @@ def input_gradients(
         ``gradient(d)``: Tensor of shape (n_windows, n_neurons, R). Call it for ``d = 0, 1, ...`` in order: the
         graph is freed after the last dimension.
     """
-    x = windows.detach().requires_grad_(True)
-    with torch.enable_grad():
+    # gradients are taken whatever the caller's mode (under torch.no_grad or torch.inference_mode too); a window
+    # made in inference mode is copied into an ordinary tensor, which autograd can record
+    with torch.inference_mode(False), torch.enable_grad():
+        x = (windows.clone() if windows.is_inference() else windows.detach()).requires_grad_(True)
         out = forward(x)
     if out.ndim != 2 or out.shape[0] != windows.shape[0]:
         raise ValueError(
@@ -70,7 +72,8 @@ def input_gradients(
     last = out.shape[1] - 1
 
     def gradient(d: int) -> torch.Tensor:
-        (g,) = torch.autograd.grad(out[:, d].sum(), x, retain_graph=d < last)
+        with torch.inference_mode(False), torch.enable_grad():
+            (g,) = torch.autograd.grad(out[:, d].sum(), x, retain_graph=d < last)
         return g
 
     return out.detach(), gradient

@@ -9,6 +9,7 @@ timestamps and settings, atomically (the file appears complete or not at all).
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ def _dataset(handle: h5py.File, name: str, role: str) -> h5py.Dataset:
         handle.visititems(
             lambda key, item: found.append(key) if isinstance(item, h5py.Dataset) else None
         )
-        what = "is a group, not a dataset" if obj is not None else "is not in the file"
+        what = "is a group, not a dataset, in" if obj is not None else "is not in the file"
         listed = ", ".join(repr(k) for k in found[:30]) + (" ..." if len(found) > 30 else "")
         raise ValueError(
             f"{role}={name!r} {what} {handle.filename!r}; its datasets: {listed or 'none'}."
@@ -180,7 +181,12 @@ def read_hdf5(
         if sample_range is None:
             rows = slice(0, n_total)
         else:
-            start, stop = (int(v) for v in sample_range)
+            try:
+                start, stop = (operator.index(v) for v in sample_range)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"sample_range must be (start, stop), two ints; got {sample_range!r}."
+                ) from None
             if not 0 <= start < stop:
                 raise ValueError(
                     f"sample_range must be (start, stop) with 0 <= start < stop; got {sample_range!r}."
@@ -193,6 +199,11 @@ def read_hdf5(
 
         def aligned(name: str, role: str) -> np.ndarray:
             ds = _dataset(handle, name, role)
+            if ds.ndim == 0:
+                raise ValueError(
+                    f"{role} dataset {name!r} is a scalar; expected an array with one row per sample "
+                    f"({n_total} rows)."
+                )
             if ds.shape[0] != n_total:
                 raise ValueError(
                     f"{role} dataset {name!r} has {ds.shape[0]} rows but the neural dataset has {n_total}; they "

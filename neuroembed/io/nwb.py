@@ -227,7 +227,7 @@ def _series_rows(series: Any, start: int, stop: int) -> np.ndarray:
     if "channel_conversion" in series.fields and series.channel_conversion is not None:
         scale = scale * np.asarray(series.channel_conversion[:], dtype=np.float64)
     data = data * scale + float(getattr(series, "offset", 0.0) or 0.0)
-    return data.reshape(data.shape[0], -1)
+    return data.reshape(data.shape[0], int(np.prod(data.shape[1:])))  # also for no rows
 
 
 def _ordered(series: Any, lo: float, hi: float, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -310,6 +310,8 @@ def _units_spikes(
     if unit_ids is None:
         rows = np.arange(len(ids))
     else:
+        if isinstance(unit_ids, (str, bytes)) or not np.iterable(unit_ids):
+            raise TypeError(f"unit_ids must be a sequence of unit ids; got {describe(unit_ids)}.")
         wanted = np.asarray(list(unit_ids))
         missing = np.setdiff1d(wanted, ids)
         if missing.size:
@@ -352,6 +354,10 @@ def _column_values(table: Any, column: str) -> np.ndarray:
 
 def _resolve_labels(entries: list[_Entry], labels: str, path: Path) -> tuple[_Entry, str | None]:
     """The intervals table and (optional) column that ``labels`` names."""
+    if not isinstance(labels, str):
+        raise TypeError(
+            f"labels must be the name of an intervals table or column, e.g. 'trials/type'; got {describe(labels)}."
+        )
     tables = [e for e in entries if e.kind == "TimeIntervals"]
     if not tables:
         raise ValueError(
@@ -648,7 +654,10 @@ def _pick_behaviour(
                 f"({', '.join(sorted(groups))}); choose with behaviour=NAME (or a list), or behaviour=None."
             )
         return spatial
-    names = [behaviour] if isinstance(behaviour, str) else list(behaviour)
+    if isinstance(behaviour, str):
+        names = [behaviour]
+    else:
+        names = list(behaviour) if np.iterable(behaviour) else [behaviour]
     if not all(isinstance(n, str) for n in names):
         raise TypeError(
             f"behaviour must be a series name, a list of names, 'auto' or None; got {behaviour!r}."
@@ -860,6 +869,10 @@ def write_embedding(
             if sidecar_path is not None
             else real.with_name(real.stem + ".neuroembed.nwb")
         )
+        if target.is_dir():
+            raise ValueError(
+                f"sidecar_path={str(target)!r} is a folder; expected the path of the NWB file to write."
+            )
         if not target.parent.is_dir() or not _writable(target.parent):
             raise ValueError(
                 f"cannot write the sidecar {str(target)!r}: its folder does not exist or is not writable; pass "

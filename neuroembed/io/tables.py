@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -110,21 +110,23 @@ def from_dataframe(
 
     L = None
     if labels is not None:
-        if labels not in df.columns:
+        if not isinstance(labels, Hashable) or labels not in df.columns:
             raise ValueError(
                 f"labels={labels!r} is not a column; columns: {list(df.columns)[:30]}."
             )
         column = df[labels]
+        # missing text or categories (missing numbers are NaN, refused by check_discrete below)
+        if column.dtype.kind not in "biuf" and column.isna().any():
+            raise ValueError(
+                f"labels column {labels!r} has missing values in {int(column.isna().sum())} row(s); expected one "
+                "label per row."
+            )
         if isinstance(column.dtype, pd.CategoricalDtype):
             L = check_discrete(column.cat.codes.to_numpy(), n, f"labels column {labels!r}")
             metadata["label_names"] = list(column.cat.categories)
         elif pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             L = check_discrete(column.to_numpy(), n, f"labels column {labels!r}")
         else:
-            if column.isna().any():
-                raise ValueError(
-                    f"labels column {labels!r} has missing values; expected one label per row."
-                )
             names, codes = np.unique(column.astype(str).to_numpy(), return_inverse=True)
             L = check_discrete(codes, n, f"labels column {labels!r}")
             metadata["label_names"] = names.tolist()
@@ -134,7 +136,7 @@ def from_dataframe(
     if time is not None:
         if isinstance(time, str) and time == "index" and "index" not in df.columns:
             T = _seconds(df.index, "the index")
-        elif time in df.columns:
+        elif isinstance(time, Hashable) and time in df.columns:
             T = _seconds(df[time], f"time column {time!r}")
         else:
             raise ValueError(

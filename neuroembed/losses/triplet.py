@@ -47,7 +47,8 @@ def normalized_distances(embeddings: Tensor) -> Tensor:
     """Euclidean distances between the L2-normalised rows, ``(n_samples, n_samples)``.
 
     Computed as ``sqrt(2 - 2 cos)``; entries below ``1e-12`` squared (the diagonal) are clamped so
-    that the gradient stays finite.
+    that the gradient stays finite (below the smallest normal number of the dtype where that is
+    larger: ``1e-12`` is zero in float16).
 
     Parameters
     ----------
@@ -65,7 +66,7 @@ def normalized_distances(embeddings: Tensor) -> Tensor:
             [1.4142, 0.0000]])
     """
     z = F.normalize(embeddings, dim=1)
-    squared = (2.0 - 2.0 * (z @ z.T)).clamp(min=_EPS)
+    squared = (2.0 - 2.0 * (z @ z.T)).clamp(min=max(_EPS, torch.finfo(z.dtype).tiny))
     return squared.sqrt()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
@@ -54,10 +55,22 @@ def _text_labels(behaviour: Any) -> np.ndarray | None:
         arr = np.asarray(values() if callable(values) else behaviour)
     except (TypeError, ValueError):
         return None
+    if arr.ndim == 2 and arr.shape[1] == 1:  # one column of a DataFrame
+        arr = arr[:, 0]
     if arr.ndim != 1 or arr.dtype.kind not in "USO" or arr.size == 0:
         return None
-    if arr.dtype.kind == "O" and not all(isinstance(v, str) for v in arr):
-        return None  # numbers as objects are converted (or refused) by the numeric path
+    if arr.dtype.kind == "O":
+        text = np.array([isinstance(v, str) for v in arr])
+        if not text.any():
+            return None  # numbers as objects are converted (or refused) by the numeric path
+        missing = np.asarray(pd.isna(arr), dtype=bool)
+        if missing.any() and (text | missing).all():
+            raise ValueError(
+                f"behaviour holds class names with {int(missing.sum())} missing label(s) (None or NaN, first at "
+                f"row {int(np.argmax(missing))}); expected one label per row. Drop those rows or give them a name."
+            )
+        if not text.all():
+            return None
     return np.unique(arr.astype(str), return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
@@ -206,7 +219,7 @@ def decode(
         try:
             target = check_float_2d(raw, "behaviour", raw.shape[0], allow_1d=True)
         except ValueError as err:
-            if "NaN" in str(err) and behaviour_nan == "raise":
+            if behaviour_nan == "raise" and raw.dtype.kind == "f" and np.isnan(raw).any():
                 raise ValueError(
                     f"{err} Pass behaviour_nan='drop' to leave the rows with NaN out of training and testing."
                 ) from None

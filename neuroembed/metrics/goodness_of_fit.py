@@ -80,6 +80,17 @@ def _num_negatives(estimator: Any, num_negatives: int | None) -> int:
     return check_positive_int(k, "num_negatives_")
 
 
+def _n_rows(neural: Any) -> int | None:
+    """Rows of a 2-D recording (array, DataFrame, tensor, h5py dataset or nested lists); None for anything else."""
+    shape = getattr(neural, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(neural)
+        except ValueError:  # ragged nested lists: score() refuses them
+            return None
+    return int(shape[0]) if len(shape) == 2 else None
+
+
 def goodness_of_fit(
     estimator: Any, neural: Any, behaviour: Any = None, session: int | None = None
 ) -> float:
@@ -128,10 +139,10 @@ def goodness_of_fit(
         )
     k = _num_negatives(estimator, None)
     receptive_field = getattr(estimator, "receptive_field_", None)
-    shape = getattr(neural, "shape", None)
-    if isinstance(receptive_field, (int, np.integer)) and shape is not None and len(shape) == 2:
+    n_rows = _n_rows(neural)
+    if isinstance(receptive_field, (int, np.integer)) and n_rows is not None:
         # score() on a short recording draws at most one negative per valid window
-        k = max(1, min(k, int(shape[0]) - int(receptive_field) + 1))
+        k = max(1, min(k, n_rows - int(receptive_field) + 1))
     if session is None:
         score = estimator.score(neural, behaviour)
     else:

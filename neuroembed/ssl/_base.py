@@ -37,6 +37,9 @@ __all__ = ["SSLEstimator", "SSLMethod", "TrainBatch", "check_images", "fill_doc"
 
 #: Images embedded per forward pass in :meth:`SSLEstimator.transform`.
 TRANSFORM_CHUNK = 1024
+#: Channels of grey, RGB and RGBA images: a 4-D array whose last axis is one of these and whose second is not is
+#: taken for channels-last images and refused.
+_CHANNEL_COUNTS = (1, 3, 4)
 
 _COMMON_PARAMETERS = """\
 backbone : {"cnn", "resnet", "vit"} or torch.nn.Module
@@ -103,7 +106,9 @@ def check_images(
     """Validate images and return them as a float32 array ``(n_samples, channels, height, width)`` in [0, 1].
 
     ``uint8`` images are divided by 255; ``bool`` images become 0 / 1; other numbers must already
-    lie in ``[0, 1]``.
+    lie in ``[0, 1]``. An array that looks channels-last (a last axis of 1, 3 or 4 and a second
+    axis of any other size, such as ``(n, 28, 28, 1)``) is refused rather than read as images a few
+    pixels wide.
 
     Parameters
     ----------
@@ -135,6 +140,13 @@ def check_images(
         )
     if min(arr.shape[1:]) == 0:
         raise ValueError(f"{name} has an empty image dimension (shape {arr.shape}).")
+    if arr.shape[3] in _CHANNEL_COUNTS and arr.shape[1] not in _CHANNEL_COUNTS:
+        # (n, height, width, channels) would otherwise train silently on images `channels` pixels wide
+        raise ValueError(
+            f"{name} looks like channels-last images (n_samples, height, width, channels) of shape "
+            f"{arr.shape}; expected channels first (n_samples, channels, height, width). Reorder the axes, "
+            f"e.g. {name}.transpose(0, 3, 1, 2)."
+        )
     if arr.shape[0] < min_samples:
         raise ValueError(f"{name} has {arr.shape[0]} image(s); at least {min_samples} are needed.")
     if arr.dtype == np.uint8:

@@ -19,7 +19,9 @@ tensor; the same generator state gives the same output.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,10 +69,23 @@ def _coin(n: int, p: float, generator: torch.Generator | None, like: torch.Tenso
     return torch.rand(n, generator=generator, device=like.device) < p
 
 
-def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(value, int):
-        return value, value
-    return int(value[0]), int(value[1])
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _pair(value: Any, name: str = "size") -> tuple[int, int]:
+    """``(height, width)`` from an int (square) or a pair of ints."""
+    if _is_int(value):
+        return int(value), int(value)
+    pair = not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and len(value) == 2
+    if pair and all(_is_int(v) for v in value):
+        return int(value[0]), int(value[1])
+    raise TypeError(f"{name} must be an int or a pair of ints (height, width); got {value!r}.")
+
+
+def _check_size(name: str, value: Any) -> None:
+    if value is not None and min(_pair(value, name)) < 1:
+        raise ValueError(f"{name} must be positive; got {value!r}.")
 
 
 def _gray(images: torch.Tensor) -> torch.Tensor:
@@ -329,7 +344,7 @@ def _check_range(name: str, value: tuple[float, float], low: float, high: float)
 
 
 def _check_probability(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}.")
 
 
@@ -398,8 +413,7 @@ class Augment:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}.")
         if not 0.0 <= self.hue <= 0.5:
             raise ValueError(f"hue must be in [0, 0.5]; got {self.hue!r}.")
-        if self.crop_size is not None and min(_pair(self.crop_size)) < 1:
-            raise ValueError(f"crop_size must be positive; got {self.crop_size!r}.")
+        _check_size("crop_size", self.crop_size)
 
     def __call__(
         self, images: torch.Tensor, generator: torch.Generator | None = None
@@ -486,12 +500,18 @@ class MultiCrop:
     view: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
+        if not (_is_int(self.n_global) and _is_int(self.n_local)):
+            raise TypeError(
+                f"n_global and n_local must be integers; got {self.n_global!r} and {self.n_local!r}."
+            )
         if self.n_global < 1 or self.n_local < 0:
             raise ValueError(
                 f"n_global must be >= 1 and n_local >= 0; got {self.n_global} and {self.n_local}."
             )
         _check_range("global_scale", self.global_scale, 1e-6, 1.0)
         _check_range("local_scale", self.local_scale, 1e-6, 1.0)
+        _check_size("global_size", self.global_size)
+        _check_size("local_size", self.local_size)
         if not isinstance(self.view, Augment):
             raise TypeError(f"view must be an Augment; got {type(self.view).__name__}.")
 

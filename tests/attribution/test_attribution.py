@@ -472,3 +472,40 @@ def test_attribution_does_not_import_the_estimator():
             "neuroembed._training",
         )
         assert not any(m and m.startswith(upward) for m in imported), source.name
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+@pytest.mark.parametrize("method", list(METHODS))
+def test_attribution_inside_no_grad_and_inference_mode(fitted, method, mode):
+    """Analysis scripts often embed under torch.no_grad(); the gradient methods take their gradients anyway."""
+    est, X = fitted["offset10"], _data(20)
+    kw = {"n_steps": 3} if method == "integrated-gradients" else {}
+    expected = attribution_map(est, X, method, **kw)
+    with mode():
+        np.testing.assert_array_equal(attribution_map(est, X, method, **kw), expected)
+    forward = lambda w: torch.tanh(w.sum(-1))  # noqa: E731
+    windows = torch.randn(3, 2, 4)
+    with mode():
+        torch.testing.assert_close(jacobian(forward, windows), jacobian(forward, windows.clone()))
+
+
+def test_the_batch_functions_check_the_baseline_shape_and_take_no_windows():
+    forward = lambda w: torch.tanh(w.sum(-1))  # noqa: E731
+    windows = torch.randn(2, 3, 4)
+    with pytest.raises(
+        ValueError, match=r"baseline must be .* \(n_neurons, R\) = \(3, 4\).*got shape \(3,\)"
+    ):
+        integrated_gradients(forward, windows, baseline=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"got shape \(2, 1\)"):
+        integrated_gradients(forward, windows, baseline=torch.zeros(2, 1))
+    with pytest.raises(ValueError, match=r"baseline must be .* shape \(3, 1\); got shape \(3,\)"):
+        feature_ablation(forward, windows, baseline=torch.zeros(3))
+    # one value per lag, or per neuron, broadcasts
+    per_lag = integrated_gradients(forward, windows, baseline=torch.zeros(4), n_steps=2)
+    torch.testing.assert_close(per_lag, integrated_gradients(forward, windows, n_steps=2))
+    torch.testing.assert_close(
+        feature_ablation(forward, windows, baseline=torch.zeros(1)),
+        feature_ablation(forward, windows),
+    )
+    for method in METHODS.values():
+        assert method(forward, windows[:0]).shape == (0, 3, 3)

@@ -134,3 +134,23 @@ def test_write_embedding_hdf5_is_atomic(tmp_path: Path, monkeypatch: pytest.Monk
     assert sorted(p.name for p in path.parent.iterdir()) == ["emb.h5"]
     with pytest.raises(ValueError, match=r"timestamps must have shape \(6,\)"):
         write_embedding_hdf5(path, Z, t[:3])
+
+
+def test_scalar_datasets_and_bad_ranges_are_clear_errors(h5file, tmp_path: Path) -> None:
+    path, _ = h5file
+    with h5py.File(path, "a") as f:
+        f["scalar"] = 3.0
+    for role in ("behaviour", "labels", "timestamps"):  # was IndexError: tuple index out of range
+        with pytest.raises(
+            ValueError, match=f"{role} dataset 'scalar' is a scalar; expected an array"
+        ):
+            read_hdf5(path, neural="session/spikes", **{role: "scalar"})
+    for bad in (5, (1.5, 3), (1, 2, 3)):
+        with pytest.raises(TypeError, match=r"sample_range must be \(start, stop\), two ints"):
+            read_hdf5(path, neural="session/spikes", sample_range=bad)
+
+
+def test_writing_onto_a_folder_names_it(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="it is a folder; expected the path of a file"):
+        write_embedding_hdf5(tmp_path, np.zeros((3, 2)))
+    assert list(tmp_path.iterdir()) == []

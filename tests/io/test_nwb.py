@@ -205,6 +205,18 @@ def test_labels_errors(calcium_file, units_file) -> None:
         read_nwb(path, labels="colour")
     with pytest.raises(ValueError, match="has no trials or intervals table"):
         read_nwb(units_file[0], labels="trials")
+    for bad in (3, ["side"]):  # was AttributeError: 'int' object has no attribute 'strip'
+        with pytest.raises(TypeError, match="labels must be the name of an intervals table"):
+            read_nwb(path, labels=bad)
+
+
+def test_a_series_with_no_rows_in_the_range_is_a_clear_error(calcium_file) -> None:
+    path, _ = calcium_file  # the calcium series spans [1, 30.9] s
+    for bin_size in (None, 0.5):  # was "cannot reshape array of size 0 into shape (0,newaxis)"
+        with pytest.raises(
+            ValueError, match=r"has no samples in the selected time range \[100, 200\] s"
+        ):
+            read_nwb(path, time_range=(100.0, 200.0), bin_size=bin_size)
 
 
 def test_trials_without_stop_time_last_until_the_next_one(tmp_path: Path) -> None:
@@ -298,6 +310,10 @@ def test_argument_errors(units_file) -> None:
         read_nwb(path, unit_ids=[10, 99])
     with pytest.raises(ValueError, match="do not overlap"):
         read_nwb(path, time_range=(100.0, 200.0))
+    with pytest.raises(TypeError, match="unit_ids must be a sequence of unit ids; got int"):
+        read_nwb(path, unit_ids=10)
+    with pytest.raises(TypeError, match="behaviour must be a series name"):
+        read_nwb(path, behaviour=3)
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -380,6 +396,12 @@ def test_sidecar_leaves_the_source_untouched(units_file) -> None:
     # a second embedding goes into the same sidecar
     write_embedding(path, np.zeros((rec.n_samples, 2)), rec.timestamps, sidecar=True, name="other")
     assert read_embedding(written, name="other")[0].shape == (rec.n_samples, 2)
+    assert file_digest(path) == digest
+    # a folder as sidecar_path: was h5py's IsADirectoryError, several lines long
+    with pytest.raises(
+        ValueError, match="sidecar_path=.* is a folder; expected the path of the NWB file"
+    ):
+        write_embedding(path, np.ones((rec.n_samples, 2)), rec.timestamps, sidecar_path=path.parent)
     assert file_digest(path) == digest
 
 

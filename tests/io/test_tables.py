@@ -88,3 +88,16 @@ def test_errors(df: pd.DataFrame) -> None:
     df.loc[2, "side"] = None
     with pytest.raises(ValueError, match="missing values"):
         from_dataframe(df, neural="unit_", labels="side")
+    # unhashable names: was TypeError: unhashable type: 'list'
+    with pytest.raises(ValueError, match=r"labels=\['side'\] is not a column"):
+        from_dataframe(df, neural="unit_", labels=["side"])
+    with pytest.raises(ValueError, match=r"time=\['t'\] is neither a column nor 'index'"):
+        from_dataframe(df, neural="unit_", time=["t"])
+
+
+def test_categorical_labels_with_missing_values_are_refused(df: pd.DataFrame) -> None:
+    # a missing category used to become label -1 without a word, where missing text is refused
+    df["side_cat"] = pd.Categorical(df["side"])
+    df.loc[2, "side_cat"] = None
+    with pytest.raises(ValueError, match="'side_cat' has missing values in 1 row"):
+        from_dataframe(df, neural="unit_", labels="side_cat")

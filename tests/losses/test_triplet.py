@@ -104,6 +104,20 @@ def test_gradients_finite_with_duplicate_points():
         assert torch.isfinite(x.grad).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_gradients_finite_in_half_precision(dtype):
+    """The diagonal's clamp must not underflow to zero (1e-12 is 0 in float16: sqrt'(0) * 0 = NaN)."""
+    x = torch.randn(6, 4, generator=torch.Generator().manual_seed(0)).to(dtype).requires_grad_(True)
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    want = triplet_margin(x.detach().float(), y, 0.5, "batch_hard")
+    for mining in ("batch_hard", "semi_hard", "all"):
+        x.grad = None
+        loss = triplet_margin(x, y, 0.5, mining)
+        loss.backward()
+        assert torch.isfinite(loss) and torch.isfinite(x.grad).all(), mining
+    assert triplet_margin(x, y, 0.5).float().item() == pytest.approx(want.item(), abs=0.02)
+
+
 def test_gradcheck():
     x, y = data(n=6, n_classes=2, seed=3)
     x.requires_grad_(True)

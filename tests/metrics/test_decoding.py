@@ -103,6 +103,33 @@ def test_class_names_decode_like_their_integer_codes():
     assert decode(Z, pd.Categorical(names)) == want
     with pytest.raises(TypeError, match="holds text .* cannot be decoded as continuous"):
         decode(Z, names, discrete=False)
+    # one text column of a DataFrame, as a one-column integer array is
+    assert decode(Z, pd.DataFrame({"side": names})[["side"]]) == want
+
+
+def test_class_names_with_missing_labels_say_so():
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(60, 3))
+    names = np.array(["left", "right", "stop"], dtype=object)[np.arange(60) % 3]
+    # was "must hold numbers ... could not convert string to float"
+    for missing in (None, np.nan, pd.NA):
+        labels = names.copy()
+        labels[7] = missing
+        with pytest.raises(
+            ValueError, match=r"class names with 1 missing label\(s\) .* first at row 7"
+        ):
+            decode(Z, labels)
+    with pytest.raises(ValueError, match="class names with 1 missing"):
+        decode(Z, pd.Series(names).astype("category").where(np.arange(60) != 7))
+
+
+def test_infinite_behaviour_is_not_sent_to_behaviour_nan():
+    Z = np.random.default_rng(0).normal(size=(50, 2))
+    y = np.linspace(0.0, 1.0, 50)
+    y[10] = np.inf  # behaviour_nan='drop' leaves infinities in: the message must not suggest it
+    with pytest.raises(ValueError, match="infinite") as info:
+        decode(Z, y)
+    assert "behaviour_nan" not in str(info.value)
 
 
 def test_behaviour_nan_drop_keeps_the_blocks_of_the_rows_as_given():

@@ -51,6 +51,8 @@ def test_short_data_use_the_negatives_score_can_draw():
     est = FakeEstimator(loss=math.log(91), num_negatives=512)
     est.receptive_field_ = 10
     assert goodness_of_fit(est, np.zeros((100, 2))) == pytest.approx(0.0, abs=1e-12)  # 91 windows
+    # the same recording as nested lists (no .shape): K is still the 91 windows, not num_negatives_
+    assert goodness_of_fit(est, np.zeros((100, 2)).tolist()) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_history():

@@ -237,6 +237,23 @@ def test_augment_pipeline_sizes_and_validation():
             Augment(**bad)
 
 
+def test_sizes_take_numpy_integers_and_refuse_other_types_clearly():
+    x = images(2, 1, 8, 8)
+    assert Augment(crop_size=np.int64(6))(x, gen()).shape == (2, 1, 6, 6)
+    assert Augment(crop_size=[4, 6])(x, gen()).shape == (2, 1, 4, 6)
+    assert len(MultiCrop(n_local=np.int64(1), local_size=np.int32(3))(x, gen())[1]) == 1
+    with pytest.raises(TypeError, match=r"crop_size must be an int or a pair of ints .*got 7.5"):
+        Augment(crop_size=7.5)
+    with pytest.raises(ValueError, match=r"flip_p must be a probability in \[0, 1\]; got 'a'"):
+        Augment(flip_p="a")
+    with pytest.raises(ValueError, match="local_size must be positive; got 0"):
+        MultiCrop(local_size=0)
+    with pytest.raises(TypeError, match=r"global_size must be .* got \(4,\)"):
+        MultiCrop(global_size=(4,))
+    with pytest.raises(TypeError, match="n_global and n_local must be integers; got 1.5"):
+        MultiCrop(n_global=1.5)
+
+
 def test_augments_reject_bad_input_and_generator_device():
     with pytest.raises(ValueError, match="floating-point tensor"):
         random_horizontal_flip(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))

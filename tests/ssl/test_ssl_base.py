@@ -168,6 +168,12 @@ def test_verbose_progress_bar(digits, capsys):
         (np.full((4, 1, 8, 8), np.nan), ValueError, "NaN or infinite"),
         (np.zeros((1, 1, 8, 8)), ValueError, "at least 2 are needed"),
         (np.zeros((4, 1, 0, 8)), ValueError, "empty image dimension"),
+        (
+            np.zeros((4, 8, 8, 3)),
+            ValueError,
+            r"channels-last .*\(4, 8, 8, 3\).*transpose\(0, 3, 1, 2\)",
+        ),
+        (np.zeros((4, 28, 28, 1), np.uint8), ValueError, "channels-last"),
         ("images", TypeError, "array of numbers"),
         (np.array([["a"]]), TypeError, "real numbers"),
     ],
@@ -211,3 +217,11 @@ def test_check_images():
     assert out.dtype == np.float32 and out.max() == 1.0 and out.min() == 0.0
     assert check_images(np.ones((2, 1, 2, 2), dtype=bool)).max() == 1.0
     assert check_images(torch.rand(2, 3, 4, 4)).shape == (2, 3, 4, 4)
+
+
+def test_check_images_takes_channels_first_images_of_any_size():
+    """Only a last axis of 1, 3 or 4 beside a second of another size reads as channels-last."""
+    for shape in [(2, 1, 1, 1), (2, 3, 5, 3), (2, 4, 9, 1), (2, 8, 16, 16), (2, 1, 7, 4)]:
+        assert check_images(np.zeros(shape)).shape == shape
+    with pytest.raises(ValueError, match="channels-last"):
+        check_images(np.zeros((2, 32, 32, 4)))
