@@ -105,6 +105,15 @@ def zero_with_graph(*tensors: Tensor) -> Tensor:
     return total
 
 
+def unit(x: Tensor, dim: int = -1) -> Tensor:
+    """``x`` scaled to unit L2 norm along ``dim``; a zero vector stays zero.
+
+    As :func:`torch.nn.functional.normalize`, but the floor of the norm is at least the smallest normal number of
+    the dtype: its default ``1e-12`` is zero in float16, where a zero vector would become ``0 / 0``.
+    """
+    return torch.nn.functional.normalize(x, dim=dim, eps=max(1e-12, torch.finfo(x.dtype).tiny))
+
+
 def cosine_pairwise(a: Tensor, b: Tensor) -> Tensor:
     """Cosine similarity of every row of ``a (n, d)`` with every row of ``b (m, d)``: ``(n, m)``."""
-    return torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).T
+    return unit(a) @ unit(b).T

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroembed._validation import check_positive_float
-from neuroembed.losses._checks import Temperature, check_float_tensor, check_temperature
+from neuroembed.losses._checks import Temperature, check_float_tensor, check_temperature, unit
 
 __all__ = ["clip_loss", "CLIPLoss"]
 
@@ -63,7 +63,7 @@ def clip_loss(a: Tensor, b: Tensor, logit_scale: Temperature = 1.0 / 0.07) -> Te
             f"{tuple(a.shape)} and {tuple(b.shape)}."
         )
     logit_scale = check_temperature(logit_scale, "logit_scale")
-    logits = logit_scale * (F.normalize(a, dim=1) @ F.normalize(b, dim=1).T)
+    logits = logit_scale * (unit(a, dim=1) @ unit(b, dim=1).T)
     target = torch.arange(a.shape[0], device=a.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuroembed.losses._checks import check_float_tensor
+from neuroembed.losses._checks import check_float_tensor, unit
 
 __all__ = ["gram_loss", "GramLoss"]
 
@@ -63,8 +63,8 @@ def gram_loss(student_patches: Tensor, teacher_patches: Tensor, normalize: bool 
     teacher = teacher_patches.detach()
     student = student_patches
     if normalize:
-        student = F.normalize(student, dim=-1)
-        teacher = F.normalize(teacher, dim=-1)
+        student = unit(student)
+        teacher = unit(teacher)
     g_student = student @ student.transpose(1, 2)
     g_teacher = teacher @ teacher.transpose(1, 2)
     return F.mse_loss(g_student, g_teacher)

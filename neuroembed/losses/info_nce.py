@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroembed._custom_paths import custom_paths_on
@@ -40,6 +39,7 @@ from neuroembed.losses._checks import (
     check_float_tensor,
     check_same_size,
     check_temperature,
+    unit,
 )
 
 __all__ = ["similarity", "pairwise_similarity", "info_nce", "info_nce_parts", "InfoNCE"]
@@ -71,7 +71,7 @@ def _rowwise(
     anchor: Tensor, other: Tensor, distance: str, temperature: Temperature = 1.0
 ) -> Tensor:
     if distance == "cosine":
-        return F.cosine_similarity(anchor, other, dim=-1, eps=1e-12) / temperature
+        return (unit(anchor) * unit(other)).sum(-1) / temperature
     scale = _power_of_two_scale(anchor, other)
     return _euclidean_scores(((anchor / scale - other / scale) ** 2).sum(-1), scale, temperature)
 
@@ -80,8 +80,8 @@ def _pairwise(
     anchor: Tensor, others: Tensor, distance: str, temperature: Temperature = 1.0
 ) -> Tensor:
     if distance == "cosine":
-        anchor = F.normalize(anchor, dim=-1)
-        others = F.normalize(others, dim=-1)
+        anchor = unit(anchor)
+        others = unit(others)
         if others.ndim == 2:
             return anchor @ others.T / temperature
         return torch.einsum("bd,bkd->bk", anchor, others) / temperature

@@ -16,11 +16,10 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from neuroembed._validation import check_choice, check_positive_int, describe
-from neuroembed.losses._checks import DISTANCES, check_float_tensor, check_labels
+from neuroembed.losses._checks import DISTANCES, check_float_tensor, check_labels, unit
 
 __all__ = ["HardNegativeMiner"]
 
@@ -199,7 +198,7 @@ class HardNegativeMiner:
 
         z = embeddings.detach()
         if self.distance == "cosine":
-            z = F.normalize(z, dim=1)
+            z = unit(z, dim=1)
         self._device = z.device
         self.n_samples_ = n
         self._labels = labels
@@ -274,7 +273,7 @@ class HardNegativeMiner:
             counts = torch.bincount(assignments, minlength=n_clusters)
             updated = sums / counts.clamp(min=1)[:, None].to(z.dtype)
             if self.distance == "cosine":
-                updated = F.normalize(updated, dim=1)
+                updated = unit(updated, dim=1)
             centroids = torch.where((counts > 0)[:, None], updated, centroids)  # empty: keep
             assignments = self._assign(z, centroids)
         return centroids, assignments

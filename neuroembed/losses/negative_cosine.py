@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroembed._validation import check_choice
-from neuroembed.losses._checks import check_float_tensor
+from neuroembed.losses._checks import check_float_tensor, unit
 
 __all__ = ["negative_cosine", "byol_loss", "symmetric", "NegativeCosine", "BYOLLoss"]
 
@@ -37,7 +36,7 @@ def _cosine(p: Tensor, z: Tensor, stop_gradient: bool) -> Tensor:
         )
     if stop_gradient:
         z = z.detach()
-    return F.cosine_similarity(p, z, dim=1, eps=1e-12)
+    return (unit(p, dim=1) * unit(z, dim=1)).sum(1)
 
 
 def negative_cosine(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:

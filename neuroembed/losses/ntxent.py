@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroembed._validation import check_positive_float
-from neuroembed.losses._checks import Temperature, check_float_tensor, check_temperature
+from neuroembed.losses._checks import Temperature, check_float_tensor, check_temperature, unit
 
 __all__ = ["nt_xent", "NTXent"]
 
@@ -58,7 +58,7 @@ def nt_xent(z0: Tensor, z1: Tensor, temperature: Temperature = 0.5) -> Tensor:
             f"samples; got shapes {tuple(z0.shape)} and {tuple(z1.shape)}."
         )
     n = z0.shape[0]
-    z = F.normalize(torch.cat([z0, z1], dim=0), dim=1)
+    z = unit(torch.cat([z0, z1], dim=0), dim=1)
     logits = (z @ z.T) / temperature
     eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(eye, float("-inf"))

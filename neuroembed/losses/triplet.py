@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuroembed._validation import check_choice, check_positive_float
-from neuroembed.losses._checks import check_float_tensor, check_labels
+from neuroembed.losses._checks import check_float_tensor, check_labels, unit
 
 __all__ = ["triplet_margin", "normalized_distances", "TripletMargin", "MINING_STRATEGIES"]
 
@@ -65,7 +65,7 @@ def normalized_distances(embeddings: Tensor) -> Tensor:
     tensor([[0.0000, 1.4142],
             [1.4142, 0.0000]])
     """
-    z = F.normalize(embeddings, dim=1)
+    z = unit(embeddings, dim=1)
     squared = (2.0 - 2.0 * (z @ z.T)).clamp(min=max(_EPS, torch.finfo(z.dtype).tiny))
     return squared.sqrt()
 

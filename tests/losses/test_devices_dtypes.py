@@ -86,6 +86,25 @@ def test_bfloat16_is_finite_and_close(name):
             assert torch.isfinite(a.grad.float()).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_zero_row_keeps_low_precision_finite(name, dtype):
+    # a zero vector stays zero when normalised (float16's 1e-12 floor would be 0 and give 0 / 0)
+    fn, args = CASES[name]
+    args = [a.clone() for a in args]
+    args[0].view(-1, args[0].shape[-1])[0] = 0.0
+    args = [
+        a.clone().requires_grad_(True) if a.is_floating_point() else a
+        for a in _to(args, "cpu", dtype)
+    ]
+    got = fn(*args)
+    assert torch.isfinite(got)
+    got.backward()
+    for a in args:
+        if a.is_floating_point() and a.grad is not None:
+            assert torch.isfinite(a.grad.float()).all()
+
+
 @pytest.mark.parametrize("device", [CUDA])
 @pytest.mark.parametrize("method", ["knn", "kmeans"])
 def test_miner_on_accelerator(device, method):
