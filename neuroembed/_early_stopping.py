@@ -192,7 +192,10 @@ class EarlyStopping:
         else:  # also for a NaN score
             self.no_improvement += 1
         if score > self.best_score or self._best is None:
-            self.best_score, self.best_iteration = score, int(iteration)
+            # a NaN score is kept only as a placeholder: any number after it is better (NaN compares False)
+            if not math.isnan(score):
+                self.best_score = score
+            self.best_iteration = int(iteration)
             self._best = [_copy_state(m) for m in self.modules]
         return self.no_improvement >= self.n_iter_no_change
 

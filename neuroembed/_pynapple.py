@@ -129,7 +129,8 @@ def align_behaviour(behaviour: Any, neural_times: Any, method: str = "auto") -> 
     behaviour : Tsd or TsdFrame
         Behaviour on its own time base (tracking frames, say).
     neural_times : array-like or pynapple object
-        Times of the neural bins (``TsdFrame.t``), or the neural object itself.
+        Times of the neural bins (``TsdFrame.t``), or the neural object itself (then the bins of each interval of
+        its ``time_support`` are aligned on their own: a bin at the edge of one never reaches into the next).
     method : {"auto", "interpolate", "mean", "previous"}
         ``"interpolate"``: linear interpolation between the two samples around each bin time; ``"mean"``: the
         mean of the samples inside each bin (bins end halfway between bin times); ``"previous"``: the last sample
@@ -140,9 +141,20 @@ def align_behaviour(behaviour: Any, neural_times: Any, method: str = "auto") -> 
     Returns
     -------
     ndarray of shape (n_bins,) or (n_bins, n_columns)
-        NaN where the behaviour says nothing: bins outside its time range, or next to its NaN samples (a
-        ``behaviour_nan="drop"`` fit leaves them out of training). Integer labels outside the range are an error.
+        NaN where the behaviour says nothing: bins outside its time range or in a gap between the intervals of
+        its ``time_support``, or next to its NaN samples (a ``behaviour_nan="drop"`` fit leaves them out of
+        training). Nothing is computed across such a gap. Integer labels outside the range are an error.
     """
+    support = getattr(neural_times, "time_support", None) if is_pynapple(neural_times) else None
+    bins = np.asarray(getattr(neural_times, "t", neural_times), dtype=np.float64)
+    segment = None if support is None else _segments(bins, support)
+    return _align_behaviour(behaviour, bins, segment, method)
+
+
+def _align_behaviour(
+    behaviour: Any, bins: np.ndarray, segment: np.ndarray | None, method: str
+) -> np.ndarray:
+    """:func:`align_behaviour` on bin times ``bins``, whose contiguous runs are ``segment`` (``None``: one)."""
     if method not in ("auto", "interpolate", "mean", "previous"):
         raise ValueError(
             f"method must be 'auto', 'interpolate', 'mean' or 'previous'; got {method!r}."
@@ -152,9 +164,13 @@ def align_behaviour(behaviour: Any, neural_times: Any, method: str = "auto") -> 
         raise TypeError(
             f"behaviour must be a pynapple Tsd or TsdFrame to be aligned by time; got {type(behaviour).__name__}."
         )
-    bins = np.asarray(getattr(neural_times, "t", neural_times), dtype=np.float64)
     t = np.asarray(behaviour.t, dtype=np.float64)
     values = np.asarray(behaviour.values)
+    if t.shape[0] == 0:
+        raise ValueError(
+            f"behaviour is an empty pynapple {k} (0 samples); expected samples to align to the "
+            f"{bins.shape[0]} neural bins."
+        )
     if t.shape == bins.shape and np.allclose(t, bins, rtol=0.0, atol=1e-9):
         return values
     integer = values.dtype.kind in "biu"
@@ -165,19 +181,50 @@ def align_behaviour(behaviour: Any, neural_times: Any, method: str = "auto") -> 
             method = "mean"
         else:
             method = "interpolate"
+    # the intervals of the behaviour's time support: a bin in a gap between two has no behaviour, and a bin is
+    # computed from the samples of its own interval only
+    starts = np.atleast_1d(np.asarray(behaviour.time_support.start, dtype=np.float64))
+    ends = np.atleast_1d(np.asarray(behaviour.time_support.end, dtype=np.float64))
+    last = max(starts.size - 1, 0)
+    epoch = np.clip(np.searchsorted(starts, bins, side="right") - 1, 0, last)
+    frame_epoch = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, last)
+    in_gap = (
+        (epoch < last) & (bins > ends[epoch]) if starts.size > 1 else np.zeros(bins.shape, bool)
+    )
     if method == "previous":
         at = np.searchsorted(t, bins, side="right") - 1
         outside = (at < 0) | (bins > t[-1] + (_median_step(t) if t.shape[0] > 1 else 0.0))
+        outside |= in_gap | (frame_epoch[np.maximum(at, 0)] != epoch)
         if outside.any():
             raise ValueError(
                 f"{int(outside.sum())} neural bins (first at t={bins[outside][0]:.6g} s) lie outside the labels' "
-                f"time range [{t[0]:.6g}, {t[-1]:.6g}] s; restrict the neural data to the labels' time support "
-                "(neural.restrict(labels.time_support))."
+                f"time range [{t[0]:.6g}, {t[-1]:.6g}] s or in a gap of their time support; restrict the neural "
+                "data to the labels' time support (neural.restrict(labels.time_support))."
             )
         return values[at]
     from neuroembed.io.deeplabcut import resample_behaviour
 
-    return resample_behaviour(values.astype(np.float64, copy=False), t, bins, method=method)
+    values = values.astype(np.float64, copy=False)
+    segment = np.zeros(bins.shape[0], np.int64) if segment is None else segment
+    if starts.size <= 1 and (segment.size == 0 or segment.min() == segment.max()):
+        return resample_behaviour(values, t, bins, method=method)
+    out = np.full((bins.shape[0], *values.shape[1:]), np.nan)
+    inner = np.diff(bins)[np.diff(segment) == 0]  # spacing of bins within a segment
+    step = float(np.median(inner)) if inner.size else float("nan")
+    for seg, ep in sorted(set(zip(segment[~in_gap].tolist(), epoch[~in_gap].tolist()))):
+        rows = np.flatnonzero((segment == seg) & (epoch == ep) & ~in_gap)
+        frames = frame_epoch == ep
+        if not frames.any():
+            continue
+        at = bins[rows]
+        # a single bin in its interval: its width from the other bins
+        if method == "mean" and rows.size == 1 and np.isfinite(step):
+            out[rows] = resample_behaviour(
+                values[frames], t[frames], at[0] + step * np.array([-1.0, 0.0, 1.0]), method="mean"
+            )[1]
+        else:
+            out[rows] = resample_behaviour(values[frames], t[frames], at, method=method)
+    return out
 
 
 def align(y: Any, rec: Timed, behaviour_nan: str, name: str = "behaviour") -> Any:
@@ -186,7 +233,7 @@ def align(y: Any, rec: Timed, behaviour_nan: str, name: str = "behaviour") -> An
         return tuple(align(part, rec, behaviour_nan, name) for part in y)
     if not is_pynapple(y):
         return y
-    out = align_behaviour(y, rec.t)
+    out = _align_behaviour(y, rec.t, rec.segment, "auto")
     if out.dtype.kind == "f":
         before = np.isnan(np.asarray(y.values, dtype=np.float64)).any()
         missing = np.isnan(out).reshape(out.shape[0], -1).any(axis=1)

@@ -334,6 +334,12 @@ def check_model(value: Any, names: Sequence[str]) -> Any:
         )
     if isinstance(value, str) and value in names:
         return value
+    if isinstance(value, torch.nn.Module):  # an instance: its repr would be the whole network
+        raise TypeError(
+            f"model is an instance of {type(value).__qualname__}; pass the class itself "
+            f"(model={type(value).__qualname__}): fit builds one for the recording's neurons, as "
+            "model(n_inputs, n_hidden, output_dimension, normalize=...)."
+        )
     raise ValueError(
         f"model={value!r} is not supported; choose one of {sorted(map(str, names))}, or pass your own "
         "torch.nn.Module subclass that declares receptive_field."

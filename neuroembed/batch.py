@@ -335,11 +335,13 @@ def _previous(job: dict[str, Any]) -> dict[str, Any] | None:
         try:
             with h5py.File(output, "r") as f:
                 signature = json.loads(f.attrs["source_signature"])
-                same_job = f.attrs["job"] == job["fingerprint"]
+                # the same job on the same file: another file of the same stem (or a copy) is not this one
+                same_job = f.attrs["job"] == job["fingerprint"] and f.attrs["source"] == job["path"]
                 metrics = json.loads(f.attrs["metrics"])
         except (OSError, KeyError, TypeError, ValueError):
             signature, same_job = None, False  # unreadable or written by something else: recompute
-        if same_job and signature == job["signature"]:
+        model_missing = job["model_out"] is not None and not Path(job["model_out"]).is_file()
+        if same_job and signature == job["signature"] and not model_missing:
             return {
                 "path": job["path"],
                 "status": "skipped",
@@ -355,6 +357,7 @@ def _previous(job: dict[str, Any]) -> dict[str, Any] | None:
         if (
             record.get("source_signature") == job["signature"]
             and record.get("job") == job["fingerprint"]
+            and record.get("path") == job["path"]
         ):
             return {
                 "path": job["path"],
@@ -382,20 +385,40 @@ def _expand(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
             out.extend(Path(m) for m in matches)
         else:
             out.append(Path(text))
-    unique = list(dict.fromkeys(p.absolute() for p in out))
+    # normalised ("a/../b.nwb" is "b.nwb"), so that one file named two ways is embedded once
+    unique = list(dict.fromkeys(Path(os.path.abspath(p)) for p in out))
     if not unique:
         raise ValueError("paths is empty; expected at least one file or glob pattern.")
     return unique
 
 
-def _output_stems(paths: list[Path]) -> list[str]:
-    """Output names: the file stem, plus a short hash of the full path where two files share a stem."""
+def _output_stems(paths: list[Path], out: Path | None = None) -> list[str]:
+    """Output names: the file stem, plus a short hash of the full path where two files share a stem, in this batch
+    or (with ``out``) with the outputs an earlier batch wrote to ``out`` from another file."""
     stems = [p.stem for p in paths]
     counts = {s: stems.count(s) for s in stems}
     return [
-        s if counts[s] == 1 else f"{s}-{hashlib.sha1(str(p).encode()).hexdigest()[:8]}"
+        s
+        if counts[s] == 1 and (out is None or not _made_from_another(out, s, p))
+        else f"{s}-{hashlib.sha1(str(p).encode()).hexdigest()[:8]}"
         for s, p in zip(stems, paths)
     ]
+
+
+def _made_from_another(out: Path, stem: str, path: Path) -> bool:
+    """Whether ``out`` holds an output or failure record of ``stem`` made from another file than ``path``."""
+    import h5py
+
+    output, failed = out / f"{stem}{OUTPUT_SUFFIX}", out / f"{stem}{_FAILED_SUFFIX}"
+    try:
+        if output.exists():
+            with h5py.File(output, "r") as f:
+                return f.attrs["source"] != str(path)
+        if failed.exists():
+            return json.loads(failed.read_text()).get("path") != str(path)
+    except (OSError, KeyError, TypeError, ValueError, AttributeError):
+        pass  # unreadable: recomputed under its own name, as before
+    return False
 
 
 def _import_distributed() -> Any:
@@ -458,9 +481,11 @@ def embed_files(
         A fitted model file (:meth:`Estimator.save <neuroembed.estimator.Estimator.save>`) applied to
         every file instead of fitting one model per file.
     n_workers : int, default 2
-        Worker processes of the ``LocalCluster`` started when neither ``client`` nor ``scheduler`` is given.
+        Worker processes of the ``LocalCluster`` started when neither ``client`` nor ``scheduler`` is given
+        (never more than there are files to embed).
     scheduler : str, optional
-        Address of a running Dask scheduler (``"tcp://host:8786"``), e.g. one started by dask-jobqueue.
+        Address of a running Dask scheduler (``"tcp://host:8786"``), e.g. one started by dask-jobqueue. A
+        scheduler that does not answer within :data:`CONNECT_TIMEOUT` seconds raises ``OSError``.
     redo : bool, default False
         Recompute files already done in ``out_dir`` (and retry failures).
     retry_failed : bool, default False
@@ -475,7 +500,8 @@ def embed_files(
         the first 80 % of the recording and tested on the last 20 % (:func:`neuroembed.metrics.decode`).
         A figure that cannot be computed is left blank, with the reason in ``error`` (status stays "ok").
     save_models : bool, default False
-        Also save each file's fitted model as ``<out_dir>/<stem>.model.pt``.
+        Also save each file's fitted model as ``<out_dir>/<stem>.model.pt`` (a file done in a previous run
+        without its model file is fitted again).
     progress : bool, default True
         Show a progress bar (tqdm, on stderr).
 
@@ -504,6 +530,11 @@ def embed_files(
     n_workers = check_positive_int(n_workers, "n_workers")
     if client is not None and scheduler is not None:
         raise ValueError("pass either client= or scheduler=, not both.")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise TypeError(
+            f"scheduler must be the address of a running Dask scheduler, e.g. 'tcp://10.0.0.5:8786'; got "
+            f"{describe(scheduler)}."
+        )
     if model is not None and estimator_params:
         raise ValueError(
             "pass either model= (apply a fitted model) or estimator_params= (fit per file), not both."
@@ -520,9 +551,18 @@ def embed_files(
         )
     params = dict(estimator_params or {})
     if model is not None:
-        model = Path(model).absolute()
+        if not isinstance(model, (str, os.PathLike)):
+            raise TypeError(
+                "model must be the path of a model file saved by Estimator.save (to fit one model per file, "
+                f"pass its settings as estimator_params); got {describe(model)}."
+            )
+        model = Path(os.path.abspath(model))
         if not model.is_file():
             raise FileNotFoundError(f"model file not found: {str(model)!r}.")
+        from neuroembed.estimator import Estimator
+
+        # read it here, once: a file that is not a model fails now, not in every task
+        Estimator.load(model, device="cpu")
     if params:
         from neuroembed.estimator import Estimator
 
@@ -550,7 +590,7 @@ def embed_files(
         default=str,
     )
     jobs = []
-    for path, stem in zip(files, _output_stems(files)):
+    for path, stem in zip(files, _output_stems(files, out)):
         jobs.append(
             {
                 "path": str(path),
@@ -582,7 +622,8 @@ def embed_files(
     summary_path = out / "summary.csv"
     try:
         if pending:
-            _run(pending, rows, client, scheduler, n_workers, progress)
+            # no more worker processes than files to embed
+            _run(pending, rows, client, scheduler, min(n_workers, len(pending)), progress)
     finally:
         ordered = [
             rows.get(
@@ -593,6 +634,25 @@ def embed_files(
         ]
         table = _write_summary(ordered, summary_path)
     return table
+
+
+#: Seconds to wait for a scheduler given by its address before giving up (Dask's own default).
+CONNECT_TIMEOUT = 30.0
+
+
+def _connect(distributed: Any, scheduler: str) -> Any:
+    """A client of the running scheduler at ``scheduler``; a clear error, within :data:`CONNECT_TIMEOUT`, where
+    there is none."""
+    try:
+        return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    # unreachable (TimeoutError is an OSError), or not an address
+    except (OSError, ValueError) as err:
+        error = ValueError if isinstance(err, ValueError) else OSError
+        raise error(
+            f"could not connect to a Dask scheduler at scheduler={scheduler!r} within {CONNECT_TIMEOUT:g} s "
+            f"({err}); expected the address of a running scheduler, e.g. 'tcp://10.0.0.5:8786' (start one with "
+            "`dask scheduler`), or leave scheduler out to run on this machine."
+        ) from None
 
 
 def _run(
@@ -611,7 +671,7 @@ def _run(
     try:
         if client is None:
             if scheduler is not None:
-                client = distributed.Client(scheduler)
+                client = _connect(distributed, scheduler)
                 to_close.append(client)
             else:
                 with _main_guard.reporting_refused_workers(

@@ -260,8 +260,17 @@ def _check_finite(losses: torch.Tensor, start_iteration: int) -> None:
     bad = ~torch.isfinite(losses)
     if bool(bad.any()):
         first = int(bad.nonzero()[0, 0]) + start_iteration
+        value = float(losses[first - start_iteration])
+        if (
+            first == 0
+        ):  # before any update: the model's output is not finite, whatever the learning rate
+            raise TrainingDivergedError(
+                f"the loss was {value} at the first iteration, before any weight was updated; training stopped. "
+                "The encoder's output is not finite on this data: check the input scaling and a custom model's "
+                "forward (a lower learning rate cannot help here)."
+            )
         raise TrainingDivergedError(
-            f"the loss became {float(losses[first - start_iteration])} at iteration {first}; training stopped. "
+            f"the loss became {value} at iteration {first}; training stopped. "
             "Lower the learning rate, raise the temperature (or its minimum), or check the input scaling."
         )
 

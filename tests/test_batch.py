@@ -296,6 +296,123 @@ def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         batch._import_distributed()
 
 
+def _inline(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Run each batch's tasks in this process; returns the list of the n_workers each batch asked for."""
+    import neuroembed.batch as batch
+
+    workers: list[int] = []
+
+    def run_inline(jobs, rows, client, scheduler, n_workers, progress):
+        workers.append(n_workers)
+        rows.update({j["path"]: batch._embed_one(j) for j in jobs})
+
+    monkeypatch.setattr(batch, "_run", run_inline)
+    return workers
+
+
+def test_a_file_of_the_same_stem_elsewhere_is_neither_skipped_nor_written_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    _inline(monkeypatch)
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    first, second = tmp_path / "A" / "rec.nwb", tmp_path / "B" / "rec.nwb"
+    write_units_position_nwb(first, seed=1)
+    shutil.copy2(first, second)  # same size and modification time, another file
+    out = tmp_path / "out"
+    done = embed_files([first], TINY, out, progress=False)
+    before = (out / "rec.embedding.h5").stat().st_mtime_ns
+    other = embed_files([second], TINY, out, progress=False)
+    assert other["status"].tolist() == ["ok"] and other["previous_run"].tolist() == [False]
+    assert other["output"].iloc[0] != done["output"].iloc[0]
+    assert (
+        out / "rec.embedding.h5"
+    ).stat().st_mtime_ns == before  # the first file's output is kept
+    with h5py.File(other["output"].iloc[0], "r") as f:
+        assert f.attrs["source"] == str(second)
+    # each is recognised as done by the next run
+    again = embed_files([first], TINY, out, progress=False)
+    assert (
+        again["status"].tolist() == ["skipped"]
+        and again["output"].tolist() == done["output"].tolist()
+    )
+
+
+def test_save_models_on_a_rerun_fits_the_files_done_without_their_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _inline(monkeypatch)
+    path = tmp_path / "one.nwb"
+    write_units_position_nwb(path, seed=3)
+    out = tmp_path / "out"
+    embed_files([path], TINY, out, progress=False)
+    summary = embed_files([path], TINY, out, save_models=True, progress=False)
+    assert summary["status"].tolist() == ["ok"] and (out / "one.model.pt").is_file()
+    again = embed_files([path], TINY, out, save_models=True, progress=False)
+    assert again["status"].tolist() == ["skipped"]
+
+
+def test_one_file_named_two_ways_is_embedded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers = _inline(monkeypatch)
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "one.nwb"
+    write_units_position_nwb(path, seed=3)
+    summary = embed_files(
+        [path, tmp_path / "sub" / ".." / "one.nwb"],
+        TINY,
+        tmp_path / "out",
+        n_workers=64,
+        progress=False,
+    )
+    assert summary["path"].tolist() == [str(path)] and summary["status"].tolist() == ["ok"]
+    assert summary["output"].iloc[0].endswith("one.embedding.h5")
+    assert workers == [1]  # no more worker processes than files
+
+
+def test_a_model_argument_that_is_not_a_model_file_fails_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "one.nwb"
+    write_units_position_nwb(path, seed=3)
+    with pytest.raises(TypeError, match="model must be the path of a model file.*got dict"):
+        embed_files([path], out_dir=tmp_path / "out", model={"max_iterations": 3})
+    with pytest.raises(ValueError, match="not a model file"):
+        embed_files([path], out_dir=tmp_path / "out", model=path)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_scheduler_fails_fast_with_the_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    import neuroembed.batch as batch
+
+    path = tmp_path / "one.nwb"
+    write_units_position_nwb(path, seed=3)
+    with pytest.raises(TypeError, match="scheduler must be the address"):
+        embed_files([path], TINY, tmp_path / "out", scheduler=8786)
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(batch, "CONNECT_TIMEOUT", 1.0)
+    tic = time.perf_counter()
+    with pytest.raises(
+        OSError,
+        match=f"could not connect to a Dask scheduler at scheduler='tcp://127.0.0.1:{port}' within 1 s",
+    ):
+        embed_files(
+            [path], TINY, tmp_path / "out", scheduler=f"tcp://127.0.0.1:{port}", progress=False
+        )
+    assert time.perf_counter() - tic < 20
+    with pytest.raises(ValueError, match="expected the address of a running scheduler"):
+        embed_files([path], TINY, tmp_path / "out", scheduler="no port", progress=False)
+
+
 def test_output_names_stay_distinct_for_equal_stems() -> None:
     stems = _output_stems([Path("/a/rec.nwb"), Path("/b/rec.nwb"), Path("/b/other.nwb")])
     assert (

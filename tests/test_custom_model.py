@@ -86,6 +86,26 @@ def test_a_custom_module_fits_transforms_and_scores():
     assert est.loss_history_.shape == (5,) and np.isfinite(est.loss_history_).all()
 
 
+class DoublePrecision(TwoLayer):
+    """A module in float64: the float32 recording is given to it in its own precision."""
+
+    def __init__(self, n_inputs, n_hidden, output_dimension, *, normalize=True):
+        super().__init__(n_inputs, n_hidden, output_dimension)
+        self.double()
+
+
+def test_a_float64_module_fits_and_transforms():
+    X, y = _data()
+    est = _est(DoublePrecision).fit(X, y)
+    assert next(est.encoder_.module.parameters()).dtype == torch.float64
+    Z = est.transform(X)
+    assert Z.dtype == np.float32 and Z.shape == (400, 8) and np.isfinite(Z).all()
+    with torch.no_grad():
+        window = torch.from_numpy(X[100 - 3 : 100 + 3].T[None]).double()
+        want = torch.nn.functional.normalize(est.encoder_.module(window), dim=1)[0, :, 0].numpy()
+    np.testing.assert_allclose(Z[100], want, rtol=1e-5, atol=1e-6)
+
+
 def test_the_embedding_of_a_custom_module_is_its_forward_on_each_window():
     X, y = _data()
     est = _est(TwoLayer).fit(X, y)
@@ -166,3 +186,11 @@ def test_a_model_that_is_neither_a_name_nor_a_module_class_names_both_kinds():
         ValueError, match=r"model='offset7' is not supported; .*your own torch.nn.Module"
     ):
         _est("offset7").fit(X, y)
+
+
+def test_a_model_instance_is_asked_for_its_class():
+    X, y = _data()
+    with pytest.raises(
+        TypeError, match=r"model is an instance of Linear; pass the class itself \(model=Linear\)"
+    ):
+        _est(torch.nn.Linear(6, 8)).fit(X, y)

@@ -154,3 +154,21 @@ def test_nothing_scored_restores_nothing():
     stop.restore_best()
     assert torch.equal(layer.weight, before) and stop.best_iteration is None
     assert stop.state_dict()["best_iteration"] == -1
+
+
+def test_a_first_nan_score_does_not_block_every_later_improvement():
+    layer = nn.Linear(1, 1)
+    values = iter([float("nan"), 1.0, 2.0, 2.0, 2.0])
+    weights = []
+
+    def score():
+        with torch.no_grad():
+            layer.weight.add_(1.0)
+        weights.append(layer.weight.detach().clone())
+        return next(values)
+
+    stop = EarlyStopping(score, [layer], n_iter_no_change=2, tol=0.0)
+    assert [stop.update(i) for i in (10, 20, 30, 40, 50)] == [False, False, False, False, True]
+    assert stop.best_score == 2.0 and stop.best_iteration == 30
+    stop.restore_best()
+    torch.testing.assert_close(layer.weight, weights[2])

@@ -14,6 +14,7 @@ nap = pytest.importorskip(
 
 import neuroembed as ne  # noqa: E402
 from neuroembed import Ensemble, Estimator  # noqa: E402
+from neuroembed import _pynapple as PN  # noqa: E402
 from neuroembed._training import prepare  # noqa: E402
 
 SHARED_NWB = (
@@ -95,6 +96,41 @@ def test_behaviour_on_another_time_base_is_aligned_by_the_documented_rule():
     np.testing.assert_allclose(
         t.solver.sampler.sessions[0].behaviour.numpy(), aligned.astype(np.float32)
     )
+
+
+def test_behaviour_is_never_averaged_or_interpolated_across_a_gap():
+    # 100 Hz behaviour equal to its time, 0.1 s neural bins
+    frames = np.arange(0.0, 10.0, 0.01)
+    position = nap.Tsd(t=frames, d=frames.copy())
+    bins = np.arange(0.05, 10.0, 0.1)
+    run = nap.IntervalSet(start=[0.0, 6.0], end=[4.0, 10.0])
+    counts = nap.TsdFrame(t=bins, d=np.ones((bins.size, 2))).restrict(run)
+    # the bins at the edges of the two segments average their own frames, not those of the gap between them
+    aligned = ne.io.align_behaviour(position, counts)
+    np.testing.assert_allclose(aligned, counts.t, atol=0.006)
+    rec = PN.neural(counts, None)
+    np.testing.assert_allclose(PN.align(position, rec, "raise"), aligned)
+    # a segment of a single bin takes the bin width of the others
+    one = nap.TsdFrame(t=bins, d=np.ones((bins.size, 2))).restrict(
+        nap.IntervalSet(start=[0.0, 5.0], end=[3.0, 5.1])
+    )
+    np.testing.assert_allclose(ne.io.align_behaviour(position, one), one.t, atol=0.006)
+    # behaviour restricted to epochs says nothing in the gap between them: NaN, not interpolated
+    coarse = nap.Tsd(t=np.arange(0.0, 10.0, 0.2), d=np.arange(0.0, 10.0, 0.2)).restrict(run)
+    y = ne.io.align_behaviour(coarse, bins)
+    in_gap = (bins > 4.0) & (bins < 6.0)
+    assert np.isnan(y[in_gap]).all()
+    known = (bins < 3.8) | (bins > 6.0) & (bins < 9.8)  # between two frames of one epoch
+    np.testing.assert_allclose(y[known], bins[known])
+    labels = nap.Tsd(t=np.arange(0.0, 10.0, 0.2), d=np.arange(50)).restrict(run)
+    with pytest.raises(ValueError, match="gap of their time support"):
+        ne.io.align_behaviour(labels, bins)
+
+
+def test_empty_behaviour_is_refused_with_a_clear_error():
+    empty = nap.Tsd(t=np.array([]), d=np.array([]))
+    with pytest.raises(ValueError, match="empty pynapple Tsd"):
+        ne.io.align_behaviour(empty, np.arange(0.0, 1.0, 0.1))
 
 
 def test_bins_outside_the_behaviour_are_refused_or_dropped():

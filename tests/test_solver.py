@@ -56,6 +56,15 @@ def test_train_loop_nan_names_iteration():
         train_loop(lambda i: (w**2).sum() * (float("nan") if i == 4 else 1.0), opt, 10)
 
 
+def test_train_loop_nan_before_any_update_does_not_blame_the_learning_rate():
+    w, opt = _quadratic()
+    with pytest.raises(
+        TrainingDivergedError, match="at the first iteration, before any weight"
+    ) as info:
+        train_loop(lambda i: (w**2).sum() * float("nan"), opt, 10)
+    assert "Lower the learning rate" not in str(info.value)
+
+
 def test_train_loop_keyboard_interrupt_keeps_progress():
     w, opt = _quadratic()
 

@@ -253,6 +253,11 @@ def load_rat_hippocampus(
             f"{file}: expected spikes (n_samples, n_neurons) and position (n_samples, 3); got "
             f"{spikes.shape} and {position.shape}."
         )
+    if spikes.dtype.kind not in "biuf" or position.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{file}: expected numeric spikes and position; got arrays of dtype {spikes.dtype} and "
+            f"{position.dtype}."
+        )
     if spikes.shape[0] != position.shape[0]:
         raise ValueError(
             f"{file}: spikes has {spikes.shape[0]} rows but position has {position.shape[0]}."

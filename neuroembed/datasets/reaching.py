@@ -130,7 +130,14 @@ def reaching(
     r0 = baseline_rate * np.exp(rng.normal(0.0, 0.5, n_neurons))
     target_drive = np.cos(np.repeat(angles, n_bins)[:, None] - preferred[None, :])
     log_gain = k_v * (velocity @ pref_unit.T) / peak_speed + k_t * target_drive
-    rates = r0 * np.exp(log_gain)
+    with np.errstate(over="ignore"):  # checked just below
+        rates = r0 * np.exp(log_gain)
+    if not np.all(rates * bin_size <= 1e6):
+        raise ValueError(
+            f"baseline_rate={baseline_rate}, velocity_tuning={velocity_tuning} and target_tuning={target_tuning} "
+            f"give up to {np.max(rates * bin_size):.3g} expected spikes per bin of {bin_size} s; keep them at or "
+            "below 1e6 (the tunings are log-rate modulations: a few units at most)."
+        )
     counts = rng.poisson(rates * bin_size)
 
     behaviour = np.concatenate([position, velocity], axis=1).astype(np.float32)

@@ -539,7 +539,9 @@ class ModuleEncoder(nn.Module):
     n_sessions = 1
 
     def forward(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:
-        z = self.module(x)
+        # the recording is float32; a module of another precision (a float64 model, say) gets its own
+        dtype = next((p.dtype for p in self.module.parameters() if p.is_floating_point()), x.dtype)
+        z = self.module(x.to(dtype))
         return normalize_parts(z, 1, self.parts) if self.normalize else z
 
     def forward_channels_last(self, x: torch.Tensor, session: int = 0) -> torch.Tensor:

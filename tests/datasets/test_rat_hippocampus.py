@@ -117,6 +117,13 @@ def test_bad_content(tmp_path):
         load_rat_hippocampus(tmp_path / "short.jl")
     with pytest.raises(ValueError, match="rat"):
         load_rat_hippocampus(rat="stuart", data_dir=tmp_path)
+    text = np.array([["1.0", "yes", "no"]] * 5, dtype=object)
+    with open(tmp_path / "text_position.jl", "wb") as handle:
+        pickle.dump({"spikes": np.zeros((5, 2)), "position": text}, handle)
+    with pytest.raises(
+        ValueError, match="numeric spikes and position; .* dtype float64 and object"
+    ):
+        load_rat_hippocampus(tmp_path / "text_position.jl")
 
 
 class _FakeResponse(io.BytesIO):

@@ -74,3 +74,9 @@ def test_seeded_and_validated():
         reaching(n_trials=8, n_neurons=3, trial_duration=0.3)
     with pytest.raises(TypeError):
         reaching(n_trials="8")
+
+
+@pytest.mark.parametrize("setting", [{"velocity_tuning": 30.0}, {"target_tuning": 1e6}])
+def test_rates_too_high_to_draw_name_the_settings(setting):
+    with pytest.raises(ValueError, match="velocity_tuning=.*expected spikes per bin"):
+        reaching(n_trials=8, n_neurons=3, random_state=0, **setting)
