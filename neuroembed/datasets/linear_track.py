@@ -15,6 +15,10 @@ __all__ = ["linear_track"]
 RIGHT, LEFT = 0, 1
 
 
+#: The most bins one lap (a run and the pause after it) may take; a lap is built whole, 8 bytes a bin per array.
+MAX_LAP_BINS = 1e7
+
+
 def _trajectory(
     n_samples: int,
     bin_size: float,
@@ -179,6 +183,14 @@ def linear_track(
     speed_range = check_range(speed, "speed")
     pause = check_positive_float(pause, "pause", allow_zero=True)
     pause_gain = check_fraction(pause_gain, "pause_gain")
+    # a lap is built whole before the recording is cut from it: refuse laps too long to hold in memory
+    lap_bins = (track_length / speed_range[0] + pause) / bin_size
+    if lap_bins > MAX_LAP_BINS:
+        raise ValueError(
+            f"one lap would take about {lap_bins:.3g} bins ((track_length / slowest speed + pause) / bin_size = "
+            f"({track_length:g} / {speed_range[0]:g} + {pause:g}) / {bin_size:g}); expected at most "
+            f"{MAX_LAP_BINS:.0e}: raise bin_size or speed, or shorten track_length or pause."
+        )
     rng = make_rng(random_state)
 
     position, direction, lap = _trajectory(

@@ -125,3 +125,10 @@ def test_options_change_the_data():
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):
         linear_track(**{"n_samples": 100, "n_neurons": 5, **kwargs})
+
+
+def test_laps_too_long_to_build_are_refused_before_any_memory_is_taken():
+    with pytest.raises(
+        ValueError, match=r"one lap would take about 4.5e\+09 bins .* raise bin_size"
+    ):
+        linear_track(n_samples=64, bin_size=1e-9)
