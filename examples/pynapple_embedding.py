@@ -91,10 +91,18 @@ def simulated_session(
 def embed_nwb_units(path: Path, out: Path, quick: bool, seed: int) -> None:
     """Embed the units of an NWB file without behaviour; write the embedding back (a sidecar) and read it."""
     data = nap.load_file(str(path))
-    if "units" not in data.keys():
-        print(f"{path}: no units table (keys {list(data.keys())}); skipped")
-        return
-    units = data["units"]
+    try:
+        if "units" not in data.keys():
+            print(f"{path}: no units table (keys {list(data.keys())}); skipped")
+            return
+        units = data["units"]
+        _embed_units(units, path, out, quick, seed)
+    finally:
+        data.close()  # nap.load_file keeps the file open until closed
+
+
+def _embed_units(units: nap.TsGroup, path: Path, out: Path, quick: bool, seed: int) -> None:
+    """Fit on ``units``, write the embedding to a sidecar NWB file, read it back and draw it."""
     bin_size = 0.1
     print(f"{path.name}: {len(units)} units, {units.time_support.tot_length():.0f} s")
     est = ne.Estimator(
@@ -115,11 +123,15 @@ def embed_nwb_units(path: Path, out: Path, quick: bool, seed: int) -> None:
     where = ne.io.write_embedding(
         path, embedding.values, embedding.t, settings=est.get_params(), sidecar_path=sidecar
     )
-    back = nap.load_file(str(where))["embedding"]
-    print(
-        f"  embedding written to {where} and read back with nap.load_file: {type(back).__name__} "
-        f"{back.shape}, same values: {np.allclose(back.values, embedding.values)}"
-    )
+    written = nap.load_file(str(where))
+    try:
+        back = written["embedding"]
+        print(
+            f"  embedding written to {where} and read back with nap.load_file: {type(back).__name__} "
+            f"{back.shape}, same values: {np.allclose(back.values, embedding.values)}"
+        )
+    finally:
+        written.close()
 
     counts = units.count(bin_size)
     shown = nap.IntervalSet(embedding.t[0], embedding.t[0] + 120.0)  # the first two minutes

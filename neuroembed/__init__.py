@@ -58,4 +58,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public names and the module's own dunders; not the helpers imported above (importlib, Any, annotations)
+    return sorted({name for name in globals() if name.startswith("__")} | set(__all__))

@@ -285,7 +285,7 @@ def check_discrete(
         _check_finite(arr, name)
         if not np.all(arr == np.round(arr)):
             raise TypeError(
-                f"{name} (discrete) must be integers; got non-integer floats such as {arr[arr != np.round(arr)][0]!r}."
+                f"{name} (discrete) must be integers; got non-integer floats such as {float(arr[arr != np.round(arr)][0]):g}."
             )
         if arr.size and float(np.abs(arr).max()) >= 2.0**63:  # would all become one int64 class
             raise ValueError(

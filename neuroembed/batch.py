@@ -188,12 +188,10 @@ def _behaviour_for(conditional: str, hybrid: bool, recording: Recording) -> Any:
 
 def _need(value: np.ndarray | None, what: str, conditional: str) -> np.ndarray:
     if value is None:
-        hint = (
-            "read_kwargs={'labels': ...}" if what == "labels" else "read_kwargs={'behaviour': ...}"
-        )
+        flag = "--labels" if what == "labels" else "--behaviour"
         raise ValueError(
-            f"conditional={conditional!r} needs {what}, but none was read from this file; pass {hint} or use "
-            "conditional='time'."
+            f"conditional={conditional!r} needs {what}, but none was read from this file; pass "
+            f"read_kwargs={{'{what}': ...}} ({flag} on the command line) or use conditional='time'."
         )
     return value
 

@@ -21,6 +21,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+#: The built-in encoders, for ``--help`` without importing torch (a test checks them against ``models.MODELS``).
+_MODEL_NAMES = (
+    "offset1",
+    "offset5",
+    "offset10",
+    "offset15",
+    "offset20",
+    "offset36",
+    "offset40",
+    "offset50",
+    "dilated18",
+    "dilated34",
+)
+
 __all__ = ["main", "build_parser"]
 
 _USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, ImportError, OSError)
@@ -79,7 +93,7 @@ def _add_estimator_arguments(
         *architecture_flags,
         dest="architecture",
         metavar="NAME",
-        help="encoder: offset10 (default), offset1, offset5, offset36, dilated18, dilated34",
+        help=f"encoder: offset10 (default), {', '.join(n for n in _MODEL_NAMES if n != 'offset10')}",
     )
     group.add_argument(
         "--output-dimension", type=_positive_int, metavar="D", help="embedding size (default 8)"
@@ -397,6 +411,10 @@ def _fit(args: argparse.Namespace) -> int:
     stem = Path(args.file).stem
     model_path = _output_path(args.out, "model") if args.out else Path.cwd() / f"{stem}.model.pt"
     params = _estimator_params(args)
+    if (
+        args.labels is not None
+    ):  # labels asked for are used: alone, or with the behaviour read beside them
+        params.setdefault("conditional", "discrete" if recording.behaviour is None else "mixed")
     params.setdefault("conditional", "time" if recording.behaviour is None else "time_delta")
     params["verbose"] = not args.quiet
     estimator = Estimator(**params)
@@ -449,6 +467,11 @@ def _batch(args: argparse.Namespace) -> int:
     if args.model is not None and params:
         raise ValueError(
             f"--model applies a fitted model; model settings ({', '.join(sorted(params))}) cannot be given with it."
+        )
+    if args.labels is not None and args.model is None and "conditional" not in params:
+        raise ValueError(
+            "--labels are used by --conditional discrete (labels alone) or mixed (labels and behaviour); give one "
+            "of them, or leave --labels out."
         )
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ValueError(

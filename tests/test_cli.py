@@ -81,6 +81,27 @@ def test_fit_without_behaviour_is_time_contrastive(nwb_file: Path, tmp_path: Pat
     assert "fitted offset1 (time) on" in capsys.readouterr().out
 
 
+def test_labels_asked_for_are_used(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "trials.nwb"
+    write_units_position_nwb(path, seed=0, trials=True)
+    argv = ["fit", str(path), *TINY, "--iterations", "2", "--labels", "trials/side"]
+    assert main([*argv, "--no-behaviour", "--out", str(tmp_path / "d.pt")]) == 0
+    assert "fitted offset1 (discrete) on" in capsys.readouterr().out
+    assert main([*argv, "--out", str(tmp_path / "m.pt")]) == 0
+    assert "fitted offset1 (mixed) on" in capsys.readouterr().out
+    batch = ["batch", str(path), "--out", str(tmp_path / "out"), "--labels", "trials/side"]
+    assert main(batch) == 2
+    assert "--labels are used by --conditional discrete" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_names_every_built_in_encoder() -> None:
+    from neuroembed.cli import _MODEL_NAMES
+    from neuroembed.models import MODELS
+
+    assert sorted(_MODEL_NAMES) == sorted(MODELS)
+
+
 def test_errors_are_one_line_and_exit_2(nwb_file: Path, tmp_path: Path, capsys) -> None:
     assert main(["fit", str(tmp_path / "absent.nwb"), *TINY]) == 2
     err = capsys.readouterr().err

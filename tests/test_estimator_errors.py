@@ -95,7 +95,14 @@ FIT_CASES = [
         ValueError,
         "single sample",
     ),
-    ("non-integer discrete labels", {"conditional": "discrete"}, X, Y, TypeError, "integers"),
+    (
+        "non-integer discrete labels",
+        {"conditional": "discrete"},
+        X,
+        Y,
+        TypeError,
+        r"integers; got non-integer floats such as 0\.00502513\.",  # a number, not np.float64(...)
+    ),
     ("mixed without a tuple", {"conditional": "mixed"}, X, Y, TypeError, "tuple"),
     (
         "mixed sessions without the same classes",

@@ -45,3 +45,8 @@ def test_unknown_attribute():
 
     with pytest.raises(AttributeError):
         ne.does_not_exist  # noqa: B018
+
+
+def test_dir_lists_the_public_names_not_the_helpers_imported_to_build_them():
+    public = [name for name in dir(ne) if not name.startswith("__")]
+    assert set(public) == EXPECTED - {"__version__"}

@@ -183,7 +183,7 @@ def _resolve(entries: list[_Entry], name: str, role: str, path: Path) -> list[_E
         available = ", ".join(repr(e.path) for e in usable) or "none"
         raise ValueError(
             f"{role}={name!r} matches nothing usable in {str(path)!r}; available series: {available}. "
-            "Call neuroembed.io.list_nwb(path) to see what the file holds."
+            "Call neuroembed.io.list_nwb(path) (on the command line: neuroembed list FILE) to see what the file holds."
         )
     by_leaf = [e for e in found if e.path.endswith("/" + name)]
     if len(by_leaf) > 1 or (not by_leaf and len({e.container for e in found}) > 1):
