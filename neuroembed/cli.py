@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+#: Where ``--write-back`` puts the embedding in an NWB file (``write_embedding``'s default module and name).
+_NWB_LOCATION = "processing/neuroembed/embedding"
 #: The built-in encoders, for ``--help`` without importing torch (a test checks them against ``models.MODELS``).
 _MODEL_NAMES = (
     "offset1",
@@ -326,7 +328,26 @@ def _writes_nwb(args: argparse.Namespace) -> bool:
         raise ValueError(
             f"--write-back and .nwb outputs need an NWB source file; got {args.file!r}."
         )
+    if args.write_back and out is None and not args.sidecar and not args.overwrite:
+        _refuse_an_embedding_there(args.file)
     return nwb
+
+
+def _refuse_an_embedding_there(path: str) -> None:
+    """Before the work: an NWB file that already holds the embedding ``--write-back`` would write is refused,
+    unless ``--overwrite``."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            exists = _NWB_LOCATION in f
+    except OSError:
+        return  # missing or not HDF5: the reader says so
+    if exists:
+        raise ValueError(
+            f"{path!r} already holds an embedding at {_NWB_LOCATION!r}; pass --overwrite to replace it, or "
+            "--sidecar to write the embedding to a separate NWB file."
+        )
 
 
 def _store(
@@ -360,7 +381,7 @@ def _store(
             if written.resolve() == Path(args.file).resolve()
             else "into the sidecar file"
         )
-        return f"embedding written {how} {written} (processing/neuroembed/embedding)"
+        return f"embedding written {how} {written} ({_NWB_LOCATION})"
     target = Path(out) if out is not None else default_out
     write_embedding_hdf5(
         target,

@@ -54,6 +54,10 @@ def test_fit_then_embed(nwb_file: Path, tmp_path: Path, capsys: pytest.CaptureFi
     np.testing.assert_allclose(read_embedding(sidecar)[0], Z, rtol=1e-5, atol=1e-6)
     assert main(["embed", str(nwb_file), "--model", str(model), "--write-back"]) == 2
     assert "already holds an embedding" in capsys.readouterr().err
+    # refused before the model is read or the recording embedded: a bad model file is not even opened
+    argv = ["embed", str(nwb_file), "--model", str(tmp_path / "absent.pt"), "--write-back"]
+    assert main(argv) == 2
+    assert "pass --overwrite to replace it, or --sidecar" in capsys.readouterr().err
     assert main(["embed", str(nwb_file), "--model", str(model), "--write-back", "--overwrite"]) == 0
     # a recording with another number of neurons than the model's
     other = tmp_path / "other.nwb"

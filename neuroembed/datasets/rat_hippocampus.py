@@ -139,6 +139,13 @@ def _safe_joblib_load(path: Path) -> Any:
             return unpickler.load()
         except (pickle.UnpicklingError, EOFError, AttributeError, IndexError, KeyError) as err:
             raise ValueError(f"{path} could not be read as a joblib file: {err}") from None
+        except ValueError as err:
+            if str(path) in str(err):  # the refusal above
+                raise
+            # joblib's own, such as "EOF: reading array data" for a truncated file
+            raise ValueError(
+                f"{path} could not be read as a joblib file ({err}); it may be truncated: download it again."
+            ) from None
 
 
 def _download(url: str, target: Path, rat: str) -> None:

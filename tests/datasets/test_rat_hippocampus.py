@@ -124,6 +124,13 @@ def test_bad_content(tmp_path):
         ValueError, match="numeric spikes and position; .* dtype float64 and object"
     ):
         load_rat_hippocampus(tmp_path / "text_position.jl")
+    joblib.dump(
+        {"spikes": np.zeros((500, 40)), "position": np.zeros((500, 3))}, tmp_path / "whole.jl"
+    )
+    data = (tmp_path / "whole.jl").read_bytes()
+    (tmp_path / "truncated.jl").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"truncated\.jl could not be read .* it may be truncated"):
+        load_rat_hippocampus(tmp_path / "truncated.jl")
 
 
 class _FakeResponse(io.BytesIO):
