@@ -37,7 +37,7 @@ from neuroembed._validation import (
     check_positive_int,
     describe,
 )
-from neuroembed.metrics._checks import check_float_2d
+from neuroembed.metrics._checks import check_float_2d, text_labels
 from neuroembed.metrics._linear import MULTIOUTPUT, affine_r2
 
 __all__ = ["consistency"]
@@ -143,7 +143,8 @@ def consistency(
         Required between sessions, not accepted between runs: one behaviour per embedding,
         (n_samples_k,) or (n_samples_k, n_columns), the same columns in every session. Float
         columns are cut into ``n_bins`` equal bins spanning the range pooled over all sessions;
-        integer or boolean arrays are treated as categories (each value is a bin). Each embedding is
+        integer or boolean arrays, and class names (text or pandas categorical, one set over all
+        sessions), are treated as categories (each value is a bin). Each embedding is
         averaged within each bin (a bin is a cell of the grid over all columns), and each pair is
         fitted on the bins both sessions visit (Schneider, Lee & Mathis 2023).
     n_bins : int or sequence of int, default=99
@@ -276,6 +277,18 @@ def _session_pairs(
         raise ValueError(
             f"Got {len(embs)} embeddings but {len(behaviour_values)} behaviour arrays; give one per embedding."
         )
+    # class names (text or categorical labels) are one set of categories over all sessions: the same name, the
+    # same code in every session
+    texts = [text_labels(b, f"behaviour[{n!r}]") for n, b in zip(names, behaviour_values)]
+    if any(t is not None for t in texts):
+        numeric = [n for n, t in zip(names, texts) if t is None]
+        if numeric:
+            raise TypeError(
+                f"behaviour holds class names in some sessions but not in {numeric}; give every session its "
+                "labels the same way."
+            )
+        classes = np.unique(np.concatenate(texts))
+        behaviour_values = [np.searchsorted(classes, t).astype(np.int64) for t in texts]
     behaviours, categorical_flags = [], []
     for name, emb, b in zip(names, embs, behaviour_values):
         raw = as_numeric_array(b, f"behaviour[{name!r}]")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
@@ -25,7 +24,7 @@ from neuroembed._validation import (
     check_positive_int,
     describe,
 )
-from neuroembed.metrics._checks import check_float_2d
+from neuroembed.metrics._checks import check_float_2d, text_labels
 from neuroembed.metrics._linear import MULTIOUTPUT, r2
 
 __all__ = ["decode"]
@@ -48,30 +47,10 @@ def _continuous_scores(
 
 def _text_labels(behaviour: Any) -> np.ndarray | None:
     """Integer codes of 1-D text or categorical labels (sorted class order); None for anything else."""
-    if hasattr(behaviour, "detach") or isinstance(behaviour, (str, bytes)) or behaviour is None:
+    names = text_labels(behaviour, "behaviour")
+    if names is None:
         return None
-    values = getattr(behaviour, "to_numpy", None)
-    try:
-        arr = np.asarray(values() if callable(values) else behaviour)
-    except (TypeError, ValueError):
-        return None
-    if arr.ndim == 2 and arr.shape[1] == 1:  # one column of a DataFrame
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.dtype.kind not in "USO" or arr.size == 0:
-        return None
-    if arr.dtype.kind == "O":
-        text = np.array([isinstance(v, str) for v in arr])
-        if not text.any():
-            return None  # numbers as objects are converted (or refused) by the numeric path
-        missing = np.asarray(pd.isna(arr), dtype=bool)
-        if missing.any() and (text | missing).all():
-            raise ValueError(
-                f"behaviour holds class names with {int(missing.sum())} missing label(s) (None or NaN, first at "
-                f"row {int(np.argmax(missing))}); expected one label per row. Drop those rows or give them a name."
-            )
-        if not text.all():
-            return None
-    return np.unique(arr.astype(str), return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return np.unique(names, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def decode(

@@ -203,6 +203,24 @@ def test_uniform_average_counts_every_dimension_and_variance_weighted_discounts_
         consistency([z, target], multioutput="mean")
 
 
+def test_sessions_take_class_names_as_one_set_of_categories(rng):
+    codes = rng.normal(size=(6, 2))
+    labels1, labels2 = (
+        rng.integers(0, 6, 300),
+        rng.integers(1, 6, 200),
+    )  # session 2 never sees class 0
+    z1 = codes[labels1] + 0.1 * rng.normal(size=(300, 2))
+    z2 = codes[labels2] @ rng.normal(size=(2, 3)) + 0.1 * rng.normal(size=(200, 3))
+    names = np.array(["a", "b", "c", "d", "e", "f"])
+    want = consistency([z1, z2], between="sessions", behaviour=[labels1, labels2])
+    # one name, one category across sessions: the same scores as the integer codes
+    as_text = [names[labels1].tolist(), pd.Series(pd.Categorical(names[labels2]))]
+    got = consistency([z1, z2], between="sessions", behaviour=as_text)
+    pd.testing.assert_frame_equal(got, want)
+    with pytest.raises(TypeError, match=r"class names in some sessions but not in \[1\]"):
+        consistency([z1, z2], between="sessions", behaviour=[names[labels1], labels2])
+
+
 def test_sessions_on_the_sphere_related_by_a_rotation_score_one(rng):
     # cosine embeddings of two animals that differ by a rotation: the normalised bin means are rotated copies
     def session(n):
