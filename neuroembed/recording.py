@@ -46,6 +46,23 @@ class Recording:
     latent: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # shapes only (neural may be a lazily read dataset): every array has one row per neural row
+        shape = getattr(self.neural, "shape", None)
+        if shape is None or len(shape) != 2:
+            raise ValueError(
+                "Recording.neural must be a 2-D array (n_samples, n_neurons); got "
+                + ("no array" if shape is None else f"shape {tuple(shape)}")
+                + "."
+            )
+        for name in ("behaviour", "labels", "timestamps", "latent"):
+            value = getattr(self, name)
+            if value is not None and (np.ndim(value) == 0 or np.shape(value)[0] != shape[0]):
+                raise ValueError(
+                    f"Recording.{name} must have one row per neural row ({shape[0]}); got shape "
+                    f"{np.shape(value)}."
+                )
+
     @property
     def n_samples(self) -> int:
         """Number of rows (time bins)."""
