@@ -273,30 +273,37 @@ def test_behaviour_as_pynapple_with_array_neural_is_refused():
 def test_the_pynapple_test_nwb_round_trip(tmp_path):
     path = tmp_path / SHARED_NWB.name
     shutil.copy(SHARED_NWB, path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        units = nap.load_file(str(path))["units"]
-    assert isinstance(units, nap.TsGroup) and len(units) == 3
-    est = Estimator(
-        conditional="time",
-        bin_size=0.1,
-        model="offset5",
-        batch_size=128,
-        time_offset=2,
-        max_iterations=20,
-        random_state=0,
-        device="cpu",
-    ).fit(units)
-    Z = est.transform(units)
-    written = ne.io.write_embedding(
-        path, Z, settings=est.get_params()
-    )  # a TsdFrame brings its times
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        back = nap.load_file(str(written))["embedding"]
-    assert isinstance(back, nap.TsdFrame)
-    np.testing.assert_allclose(back.t, Z.t)
-    np.testing.assert_allclose(back.values, Z.values)
+    opened = []  # closed at the end: else pynwb warns when they are collected, maybe inside a later pytest.warns
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opened.append(nap.load_file(str(path)))
+            units = opened[-1]["units"]
+        assert isinstance(units, nap.TsGroup) and len(units) == 3
+        est = Estimator(
+            conditional="time",
+            bin_size=0.1,
+            model="offset5",
+            batch_size=128,
+            time_offset=2,
+            max_iterations=20,
+            random_state=0,
+            device="cpu",
+        ).fit(units)
+        Z = est.transform(units)
+        written = ne.io.write_embedding(
+            path, Z, settings=est.get_params()
+        )  # a TsdFrame brings its times
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opened.append(nap.load_file(str(written)))
+            back = opened[-1]["embedding"]
+        assert isinstance(back, nap.TsdFrame)
+        np.testing.assert_allclose(back.t, Z.t)
+        np.testing.assert_allclose(back.values, Z.values)
+    finally:
+        for data in opened:
+            data.close()
 
 
 def test_several_pynapple_sessions():
