@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
-
 from neuroembed import _validation as V
 from neuroembed.losses.jacobian import JACOBIAN_ESTIMATES
 from neuroembed.models import MODELS
@@ -36,8 +34,7 @@ def check_params(est: Any) -> None:
     V.check_choice(est.precision, "precision", PRECISIONS)
     V.check_choice(est.behaviour_nan, "behaviour_nan", V.BEHAVIOUR_NAN)
     for name in ("compile", "hybrid"):
-        if not isinstance(getattr(est, name), (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False; got {getattr(est, name)!r}.")
+        V.check_bool(getattr(est, name), name)
     if est.checkpoint_dir is not None and not isinstance(est.checkpoint_dir, (str, os.PathLike)):
         raise TypeError(
             f"checkpoint_dir must be None or the path of a folder (str or PathLike); got {est.checkpoint_dir!r}."

@@ -24,6 +24,7 @@ __all__ = [
     "check_positive_int",
     "check_positive_float",
     "check_random_state",
+    "check_bool",
     "describe",
     "check_sessions",
     "check_behaviour",
@@ -373,6 +374,13 @@ def check_positive_int(
     return int(value)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a bool if it is ``True`` or ``False`` (NumPy's too); else ``TypeError`` naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def check_random_state(value: Any) -> None:
     """``None``, an int >= 0, or a NumPy ``Generator`` / ``RandomState``, as :func:`numpy.random.default_rng` takes
     a seed; else ``TypeError`` / ``ValueError`` naming the value."""
@@ -556,8 +564,7 @@ def check_stopping_params(
     """The parameters that say when training stops: ``max_seconds`` and the early-stopping ones."""
     if max_seconds is not None:
         check_positive_float(max_seconds, "max_seconds")
-    if not isinstance(early_stopping, (bool, np.bool_)):
-        raise TypeError(f"early_stopping must be True or False; got {early_stopping!r}.")
+    check_bool(early_stopping, "early_stopping")
     fraction = validation_fraction
     if isinstance(fraction, bool) or not isinstance(
         fraction, (int, float, np.integer, np.floating)

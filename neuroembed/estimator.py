@@ -353,8 +353,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         self : Estimator
         """
         self._check_params()
-        if not isinstance(resume, (bool, np.bool_)):
-            raise TypeError(f"resume must be True or False; got {resume!r}.")
+        V.check_bool(resume, "resume")
         if resume and initial_weights is not None:
             raise ValueError(
                 "pass resume=True or initial_weights, not both: a checkpoint has its own weights."

@@ -36,6 +36,7 @@ import numpy as np
 
 from neuroembed._validation import (
     as_numeric_array,
+    check_bool,
     check_choice,
     check_positive_float,
     check_positive_int,
@@ -134,12 +135,6 @@ def _check_method(method: Any) -> str:
             f"method must be one of {list(ALIGNMENT_METHODS)}; got {method!r} ({type(method).__name__})."
         )
     return check_choice(method, "method", ALIGNMENT_METHODS)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}.")
-    return bool(value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -375,8 +370,8 @@ def fit_alignment(
     (True, True, True)
     """
     method = _check_method(method)
-    center = _check_bool(center, "center")
-    scale = _check_bool(scale, "scale")
+    center = check_bool(center, "center")
+    scale = check_bool(scale, "scale")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     a, b = _Rows(source, "source"), _Rows(target, "target")
     if a.n_samples != b.n_samples:
@@ -581,8 +576,8 @@ def _common_frame(
     if len(embeddings) == 0:
         raise ValueError("embeddings is an empty list; expected at least one embedding.")
     method = _check_method(method)
-    center = _check_bool(center, "center")
-    scale = _check_bool(scale, "scale")
+    center = check_bool(center, "center")
+    scale = check_bool(scale, "scale")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     max_iter = check_positive_int(max_iter, "max_iter", minimum=0)
     tol = check_positive_float(tol, "tol", allow_zero=True)
