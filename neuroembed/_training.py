@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sklearn
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
@@ -216,6 +217,19 @@ def is_sessions(X: Any) -> bool:
             PN.kind(x) in ("TsdFrame", "Tsd", "TsGroup") or getattr(x, "ndim", None) == 2 for x in X
         )
     )
+
+
+def refuse_wrapped_sessions(est: Any) -> None:
+    """``set_output(transform="pandas")`` wraps one array in a DataFrame; a fit on several sessions returns a list of
+    them, which it cannot wrap, so ``fit_transform`` refuses before it fits."""
+    output = getattr(est, "_sklearn_output_config", {}).get(
+        "transform", sklearn.get_config()["transform_output"]
+    )
+    if output != "default":
+        raise ValueError(
+            f"set_output(transform={output!r}) wraps one embedding, but fit_transform on a list of sessions returns a "
+            "list of them (one per session); call fit, then transform(X[i], session=i) for each session."
+        )
 
 
 def unwrap(

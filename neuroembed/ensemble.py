@@ -31,7 +31,8 @@ from neuroembed._persistence import jsonable_params as _jsonable_params
 from neuroembed._persistence import safe_torch_load as _safe_torch_load
 from neuroembed._persistence import version as _version
 from neuroembed._persistence import versions as _versions
-from neuroembed.estimator import Estimator, refuse_wrapped_sessions
+from neuroembed._training import refuse_wrapped_sessions
+from neuroembed.estimator import Estimator
 from neuroembed.metrics.alignment import ALIGNMENT_METHODS, Alignment, _common_frame
 from neuroembed.solver import resolve_device
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -28,19 +27,6 @@ FORMAT_VERSION = P.FORMAT_VERSION
 """Version of the model-file layout written by :meth:`Estimator.save`."""
 
 _SCORE_BATCHES = 8
-
-
-def refuse_wrapped_sessions(est: Any) -> None:
-    """``set_output(transform="pandas")`` wraps one array in a DataFrame; a fit on several sessions returns a list of
-    them, which it cannot wrap, so ``fit_transform`` refuses before it fits."""
-    output = getattr(est, "_sklearn_output_config", {}).get(
-        "transform", sklearn.get_config()["transform_output"]
-    )
-    if output != "default":
-        raise ValueError(
-            f"set_output(transform={output!r}) wraps one embedding, but fit_transform on a list of sessions returns a "
-            "list of them (one per session); call fit, then transform(X[i], session=i) for each session."
-        )
 
 
 class Estimator(TransformerMixin, BaseEstimator):
@@ -537,7 +523,7 @@ class Estimator(TransformerMixin, BaseEstimator):
         """
         sessions = T.is_sessions(X)
         if sessions:
-            refuse_wrapped_sessions(self)
+            T.refuse_wrapped_sessions(self)
         self.fit(X, y, **fit_params)
         if not sessions:
             return self.transform(X)
