@@ -865,7 +865,7 @@ def adapt(
         if finetune_learning_rate is None
         else V.check_positive_float(finetune_learning_rate, "finetune_learning_rate")
     )
-    if V.is_session_list(X):
+    if is_sessions(X):
         raise ValueError("adapt adds one recording at a time; call it once per session.")
     if isinstance(est.encoder_, ModuleEncoder):
         raise ValueError(

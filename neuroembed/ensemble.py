@@ -31,7 +31,7 @@ from neuroembed._persistence import jsonable_params as _jsonable_params
 from neuroembed._persistence import safe_torch_load as _safe_torch_load
 from neuroembed._persistence import version as _version
 from neuroembed._persistence import versions as _versions
-from neuroembed._training import refuse_wrapped_sessions
+from neuroembed._training import is_sessions, refuse_wrapped_sessions
 from neuroembed.estimator import Estimator
 from neuroembed.metrics.alignment import ALIGNMENT_METHODS, Alignment, _common_frame
 from neuroembed.solver import resolve_device
@@ -47,8 +47,8 @@ _CHUNK = 65536
 
 
 def _is_session_list(X: Any) -> bool:
-    """Whether ``X`` is several sessions, as :meth:`Estimator.fit` reads it."""
-    return V.is_session_list(X)
+    """Whether ``X`` is several sessions, as :meth:`Estimator.fit` reads it: arrays or pynapple recordings."""
+    return is_sessions(X)
 
 
 def _blocks(member: Any, n_dims: int) -> list[slice]:
@@ -350,11 +350,18 @@ class Ensemble(TransformerMixin, BaseEstimator):
         finally:
             bar.close()
 
-    def _embed_training(self, member: Any, X: Any, multi: bool) -> np.ndarray:
-        """A member's embedding of the training data, sessions one after another."""
+    def _embed_training(self, member: Any, X: Any, multi: bool) -> list[np.ndarray]:
+        """A member's embedding of the training data, one array per session (a pynapple session's rows are its
+        bins, not ``len`` of the object)."""
         if not multi:
-            return np.asarray(member.transform(X))
-        return np.concatenate([np.asarray(member.transform(x, session=s)) for s, x in enumerate(X)])
+            return [np.asarray(member.transform(X))]
+        return [np.asarray(member.transform(x, session=s)) for s, x in enumerate(X)]
+
+    def _as_input(self, Z: np.ndarray, X: Any) -> Any:
+        """``Z`` as a ``TsdFrame`` on ``X``'s time index when ``X`` is a pynapple object, else ``Z``."""
+        if PN.is_pynapple(X):
+            return PN.as_tsdframe(Z, PN.neural(X, getattr(self.estimators_[0], "bin_size", None)))
+        return Z
 
     def fit(self, X: Any, y: Any = None, *, epochs: Any = None) -> Ensemble:
         """Fit every member on the data, then align them into the common frame.
@@ -392,7 +399,10 @@ class Ensemble(TransformerMixin, BaseEstimator):
                 member.set_params(checkpoint_dir=os.path.join(os.fspath(folder), f"member{k}"))
         members = self._fit_members(members, seeds, X, y, epochs)
         multi = _is_session_list(X)
-        embeddings = [self._embed_training(m, X, multi) for m in members]
+        per_session = [self._embed_training(m, X, multi) for m in members]
+        lengths = [len(z) for z in per_session[0]]
+        embeddings = [z[0] if len(z) == 1 else np.concatenate(z) for z in per_session]
+        del per_session
         normalize = all(getattr(m, "distance", None) == "cosine" for m in members)
         reference = self.reference if isinstance(self.reference, str) else int(self.reference)
         first = members[0]
@@ -422,7 +432,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
         average = self._average(embeddings)
         if not multi:
             return [average]
-        bounds = np.cumsum([0] + [len(x) for x in X])
+        bounds = np.cumsum([0, *lengths])
         return [average[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def fit_transform(self, X: Any, y: Any = None, *, epochs: Any = None) -> Any:
@@ -430,7 +440,8 @@ class Ensemble(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_components_), or a list of them (one per session) after a multi-session fit
+        ndarray of shape (n_samples, n_components_), or a list of them (one per session) after a multi-session fit;
+        a pynapple input gives a ``TsdFrame`` on its time index (a session list of them, a list of ``TsdFrame``)
         """
         self._check_params()
         if _is_session_list(X):
@@ -439,12 +450,8 @@ class Ensemble(TransformerMixin, BaseEstimator):
         out = self._fit(X, y, epochs)
         self.fit_seconds_ = time.perf_counter() - start
         if _is_session_list(X):
-            return out
-        if PN.is_pynapple(X):
-            return PN.as_tsdframe(
-                out[0], PN.neural(X, getattr(self.estimators_[0], "bin_size", None))
-            )
-        return out[0]
+            return [self._as_input(z, x) for z, x in zip(out, X)]
+        return self._as_input(out[0], X)
 
     # ------------------------------------------------------------------------------------------------------------
     # transform / score
@@ -488,12 +495,7 @@ class Ensemble(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         kwargs = self._member_kwargs(session)
         embeddings = [np.asarray(m.transform(X, **kwargs)) for m in self.estimators_]
-        average = self._average(embeddings)
-        if PN.is_pynapple(X):
-            return PN.as_tsdframe(
-                average, PN.neural(X, getattr(self.estimators_[0], "bin_size", None))
-            )
-        return average
+        return self._as_input(self._average(embeddings), X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the averaged embedding's columns, ``dim0`` ... (for ``set_output(transform="pandas")``); the

@@ -262,6 +262,32 @@ def test_an_ensemble_returns_a_tsdframe():
     assert isinstance(Z, nap.TsdFrame) and Z.shape == (len(counts), ens.n_components_)
 
 
+@pytest.mark.parametrize("spikes", [False, True], ids=["binned counts", "TsGroups"])
+def test_an_ensemble_on_several_pynapple_sessions(spikes):
+    """A list of pynapple sessions is several sessions to an Ensemble too (a TsGroup has no ``ndim``, and its
+    ``len`` is its units): each session comes back as a TsdFrame of its own bins, as Estimator.fit_transform gives."""
+    (u1, p1), (u2, p2) = _session(n=1200), _session(n=1000, n_units=7, seed=1)
+    X = [u1, u2] if spikes else [u1.count(BIN), u2.count(BIN)]
+    ens = Ensemble(
+        Estimator(**FAST, bin_size=BIN if spikes else None), n_estimators=2, random_state=0
+    )
+    Z = ens.fit_transform(X, [p1, p2])
+    assert ens.n_sessions_ == 2 and len(Z) == 2
+    for s, (z, x) in enumerate(zip(Z, X)):
+        again = ens.transform(x, session=s)
+        assert isinstance(z, nap.TsdFrame) and isinstance(again, nap.TsdFrame)
+        assert len(z) == (1200, 1000)[s]
+        np.testing.assert_array_equal(z.t, again.t)
+        np.testing.assert_allclose(z.values, again.values, atol=1e-5)
+
+
+def test_adapt_refuses_a_list_of_pynapple_sessions():
+    (u1, p1), (u2, p2) = _session(n=1200), _session(n=1000, n_units=7, seed=1)
+    est = Estimator(**FAST).fit(u1.count(BIN), p1)
+    with pytest.raises(ValueError, match="adapt adds one recording at a time"):
+        est.adapt([u1, u2], [p1, p2], iterations=2)
+
+
 def test_behaviour_as_pynapple_with_array_neural_is_refused():
     _, position = _session()
     with pytest.raises(TypeError, match="no times to align it to"):
