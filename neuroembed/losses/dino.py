@@ -134,16 +134,20 @@ def teacher_temperature_at(
 ) -> float:
     """Teacher temperature at ``step``: linear from ``warmup`` to ``final`` over ``warmup_steps``.
 
+    ``warmup`` at step 0, ``final`` from step ``warmup_steps`` on. DINO's schedule with
+    ``warmup_teacher_temp_epochs=W`` (``linspace(warmup, final, W)``, reaching ``final`` at epoch
+    ``W - 1``) is this one with ``warmup_steps = W - 1``.
+
     Examples
     --------
-    >>> teacher_temperature_at(5, final=0.07, warmup=0.04, warmup_steps=10)
+    >>> round(teacher_temperature_at(5, final=0.07, warmup=0.04, warmup_steps=10), 12)
     0.055
     >>> teacher_temperature_at(50, final=0.07, warmup=0.04, warmup_steps=10)
     0.07
     """
     if warmup is None or warmup_steps <= 0 or step >= warmup_steps:
         return final
-    return round(warmup + (final - warmup) * step / warmup_steps, 12)
+    return warmup + (final - warmup) * step / warmup_steps
 
 
 def ema_center_(center: Tensor, batch_center: Tensor, momentum: float) -> None:

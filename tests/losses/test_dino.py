@@ -1,4 +1,5 @@
 import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -120,6 +121,17 @@ def test_teacher_temperature_schedule():
     assert teacher_temperature_at(30, 0.07, 0.04, 30) == pytest.approx(0.07)
     assert teacher_temperature_at(5, 0.07, None, 30) == 0.07
     assert teacher_temperature_at(5, 0.07, 0.04, 0) == 0.07
+
+
+def test_teacher_temperature_schedule_is_linear_to_rounding():
+    # exact linear interpolation in rationals; the temperature was rounded to 12 decimals, off by up to 1.4e-11
+    for warmup, final in ((0.04, 0.07), (0.02, 0.04), (0.1, 0.03), (0.001, 0.5)):
+        for warmup_steps in (1, 3, 7, 29, 30):
+            for step in range(warmup_steps + 2):
+                fraction = Fraction(min(step, warmup_steps), warmup_steps)
+                exact = Fraction(warmup) + (Fraction(final) - Fraction(warmup)) * fraction
+                value = teacher_temperature_at(step, final, warmup, warmup_steps)
+                assert value == pytest.approx(float(exact), rel=1e-15, abs=0.0)
 
 
 def test_module_center_ema_and_loss():
