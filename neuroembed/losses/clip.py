@@ -12,8 +12,11 @@ the mean of the a-to-b and b-to-a cross-entropies, each averaged over the ``n`` 
 targets are the matching pairs on the diagonal (the positive is in the denominator).
 
 :class:`CLIPLoss` learns the logit scale as ``log_logit_scale`` (initialised to
-``log(1 / temperature)``) and clamps it at ``max_logit_scale`` (100 in CLIP), a temperature floor
-of 0.01.
+``log(1 / temperature)``) and keeps it at most ``log(max_logit_scale)`` (100 in CLIP, a temperature
+floor of 0.01). As open_clip does, the parameter itself is clamped (at the next training forward, as
+open_clip clamps it after each optimiser step), so at the bound its gradient still acts and the scale
+can come back down; a cap on ``exp(parameter)`` alone would leave a parameter pushed past the bound
+with no gradient, stuck there.
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ class CLIPLoss(nn.Module):
         """Scale used by :meth:`forward`: a float, or a 0-d tensor carrying gradients."""
         if not self.learnable:
             return self._fixed_scale
-        return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
+        return self.log_logit_scale.clamp(max=math.log(self.max_logit_scale)).exp()
 
     @property
     def logit_scale(self) -> float:
@@ -126,7 +129,16 @@ class CLIPLoss(nn.Module):
         return 1.0 / self.logit_scale
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        """Loss for paired ``a, b`` of shape ``(n_samples, n_features)``."""
+        """Loss for paired ``a, b`` of shape ``(n_samples, n_features)``.
+
+        In training mode a ``log_logit_scale`` that an optimiser step pushed above ``log(max_logit_scale)`` is
+        first set back to it (in place, outside autograd).
+        """
+        if self.learnable and self.training:
+            bound = math.log(self.max_logit_scale)
+            with torch.no_grad():
+                if bool(self.log_logit_scale > bound):  # only then: a pending graph keeps its version
+                    self.log_logit_scale.clamp_(max=bound)
         return clip_loss(a, b, self.effective_logit_scale())
 
     def extra_repr(self) -> str:

@@ -9,9 +9,11 @@ masked token :math:`u` of image :math:`b`, with patch-head outputs :math:`t_{bu}
     H_{bu} = -\sum_k \mathrm{softmax}\big((t_{bu} - c)/\tau_t\big)_k
              \log \mathrm{softmax}(s_{bu}/\tau_s)_k .
 
-The loss averages :math:`H_{bu}` over the masked tokens of each image, then over the images; images
-without any masked token are left out (a zero connected to the graph if no token is masked at
-all). The teacher is detached. After each training forward the patch centre follows the mean
+The loss averages :math:`H_{bu}` over the masked tokens of each image, then over all the images of
+the batch, an image without any masked token counting as zero (the normalisation of the iBOT and
+DINOv2 code, and of lightly's ``IBOTPatchLoss``: with half the images masked, the loss is half the
+mean over the masked ones). If no token is masked at all it is a zero connected to the graph. The
+teacher is detached. After each training forward the patch centre follows the mean
 teacher output over *all* tokens of the batch (masked or not), by EMA, as in the reference code.
 
 For several global views, flatten the views into the batch axis (iBOT pairs each student view's
@@ -39,7 +41,8 @@ def ibot_patch_cross_entropy(
     teacher_temperature: Temperature = 0.04,
     student_temperature: Temperature = 0.1,
 ) -> Tensor:
-    """Masked-token cross-entropy of iBOT, mean over masked tokens per image, then over images.
+    """Masked-token cross-entropy of iBOT, mean over masked tokens per image, then over all images (an
+    image without a masked token counts as zero).
 
     Parameters
     ----------
@@ -63,8 +66,8 @@ def ibot_patch_cross_entropy(
     >>> import torch
     >>> s, t = torch.zeros(2, 3, 5), torch.zeros(2, 3, 5)
     >>> mask = torch.tensor([[True, False, False], [False, False, False]])
-    >>> round(ibot_patch_cross_entropy(s, t, mask).item(), 4)  # log 5, image 2 left out
-    1.6094
+    >>> round(ibot_patch_cross_entropy(s, t, mask).item(), 4)  # (log 5 + 0) / 2: image 2 has no masked token
+    0.8047
     """
     shape_doc = "(batch_size, n_patches, output_dim)"
     check_float_tensor(student_patches, "student_patches", (3,), shape_doc)
@@ -101,8 +104,7 @@ def ibot_patch_cross_entropy(
     per_token = -(q * log_p).sum(-1)  # (batch_size, n_patches)
     n_masked = mask.sum(1)
     per_image = torch.where(mask, per_token, 0.0).sum(1) / n_masked.clamp(min=1)
-    has_mask = n_masked > 0
-    return per_image.sum() / has_mask.sum().clamp(min=1)
+    return per_image.sum() / max(per_image.shape[0], 1)
 
 
 class IBOTPatchLoss(_TeacherCentered):

@@ -145,7 +145,8 @@ class IBOT(SSLEstimator):
     mask_probability : float
         Fraction of the global crops that are masked.
     patch_loss_weight : float
-        Weight of the masked-patch loss.
+        Weight of the masked-patch loss (a mean over all global crops, unmasked ones counting as zero, as in
+        iBOT: with ``mask_probability=0.5`` about half the crops contribute).
     gram_weight : float
         Weight of the Gram anchoring loss (0 disables it).
     head_batch_norm : bool

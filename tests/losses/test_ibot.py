@@ -18,9 +18,8 @@ def reference_ibot(student, teacher, mask, center, tt, ts):
             q = softmax([x - c for x, c in zip(teacher[b, u].tolist(), center)], tt)
             p = softmax(student[b, u].tolist(), ts)
             tokens.append(-sum(qk * math.log(pk) for qk, pk in zip(q, p)))
-        if tokens:
-            per_image.append(sum(tokens) / len(tokens))
-    return sum(per_image) / len(per_image) if per_image else 0.0
+        per_image.append(sum(tokens) / len(tokens) if tokens else 0.0)
+    return sum(per_image) / len(per_image)
 
 
 def data(b=3, p=5, k=4, seed=0):
@@ -54,6 +53,14 @@ def test_images_weighted_equally_not_tokens():
     b = -math.log(math.exp(10 / 0.1) / (math.exp(10 / 0.1) + 2))
     got = ibot_patch_cross_entropy(s, t, mask)
     assert got.item() == pytest.approx((a + b) / 2, rel=1e-5)
+
+
+def test_an_image_without_masked_tokens_counts_as_zero():
+    """iBOT's, DINOv2's and lightly's normalisation: the mean over all images, not over the masked ones."""
+    s, t = torch.zeros(4, 3, 5), torch.zeros(4, 3, 5)
+    mask = torch.zeros(4, 3, dtype=torch.bool)
+    mask[0, 0] = True
+    assert ibot_patch_cross_entropy(s, t, mask).item() == pytest.approx(math.log(5) / 4, rel=1e-6)
 
 
 def test_no_masked_token_gives_zero_with_graph():
