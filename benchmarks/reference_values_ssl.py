@@ -234,13 +234,26 @@ def verdict(ok: bool) -> str:
     return "yes" if ok else "**NO**"
 
 
+def scalar_row(check: str, cases: str, ours: float, ref: float, dtype: torch.dtype) -> Row:
+    """One scalar against its reference, within the dtype's tolerance."""
+    return Row(
+        check,
+        cases,
+        _g(ours),
+        _g(ref),
+        _e(abs(ours - ref)),
+        _tol_text([dtype]),
+        verdict(abs(ours - ref) <= RTOL[dtype] * max(1.0, abs(ref))),
+    )
+
+
 def tally_rows(
     check: str, cases: str, value: Tally, grads: Tally | None, grad_what: str = "input gradients"
 ) -> list[Row]:
     """A value row and, if given, a gradient row."""
     first = value.first or (math.nan, math.nan)
     rows = [
-        Row(
+        scalar_row(
             f"{check}: loss",
             cases,
             _g(first[0]),
@@ -399,15 +412,13 @@ def check_ntxent() -> tuple[list[Row], list[str]]:
         Row(
             "defaults: `NTXent()` (tau 0.5) vs lightly `NTXentLoss()` (tau 0.5)",
             "seed 0, n = 64, d = 32, float64",
-            _g(ours),
-            _g(light),
-            _e(abs(ours - light)),
-            _tol_text([F64]),
-            verdict(abs(ours - light) <= RTOL[F64] * max(1.0, abs(light))),
+            ours,
+            light,
+            F64,
         )
     )
     rows.append(
-        Row(
+        scalar_row(
             "defaults: `NTXent()` (tau 0.5) vs PML `NTXentLoss()` (tau 0.07)",
             "seed 0, n = 64, d = 32, float64",
             _g(ours),
@@ -625,11 +636,9 @@ def check_dino() -> tuple[list[Row], list[str]]:
             "defaults, first step: `DINOLoss(K)` (tau_t 0.04, tau_s 0.1, momentum 0.9, no warm-up) vs lightly "
             "`DINOLoss(K)` (warm-up 0.04 -> 0.04 over 30 epochs: constant 0.04, tau_s 0.1, momentum 0.9)",
             "seed 0, (2, 6, 5, 33), float32",
-            _g(a),
-            _g(b),
-            _e(abs(a - b)),
-            _tol_text([F32]),
-            verdict(abs(a - b) <= RTOL[F32] * max(1.0, abs(b))),
+            a,
+            b,
+            F32,
         )
     )
     notes = [
@@ -710,7 +719,7 @@ def dino_trajectory() -> list[Row]:
     )
     check = "`DINOLoss` vs lightly `DINOLoss`, 8 steps"
     return [
-        Row(
+        scalar_row(
             f"{check}: teacher temperature at each step",
             cases,
             _g(temp_t.first[0]) + " (step 0)" if temp_t.first else "-",
@@ -1137,11 +1146,9 @@ def check_supcon() -> tuple[list[Row], list[str]]:
         Row(
             "defaults: `SupCon()` (tau 0.1, cosine, no base temperature) vs PML `SupConLoss()` (tau 0.1, cosine)",
             "seed 1, 64 x 2 views, float64",
-            _g(a),
-            _g(b),
-            _e(abs(a - b)),
-            _tol_text([F64]),
-            verdict(abs(a - b) <= RTOL[F64] * max(1.0, abs(b))),
+            a,
+            b,
+            F64,
         )
     )
     notes = [
@@ -1246,7 +1253,7 @@ def check_triplet() -> tuple[list[Row], list[str]]:
     triplets = PM.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")(x, y)
     b = float(PL.TripletMarginLoss(margin=0.2)(x, y, triplets))
     rows.append(
-        Row(
+        scalar_row(
             "semi-hard as each library's recipe: `triplet_margin(..., 'semi_hard')` vs PML "
             "`TripletMarginMiner(0.2, 'semihard')` + `TripletMarginLoss(0.2)`",
             f"seed 1, n = 32, margin 0.2, float64; PML keeps {len(triplets[0])} triplets",
@@ -1503,11 +1510,9 @@ def check_clip() -> tuple[list[Row], list[str]]:
             "defaults: `CLIPLoss()` (temperature 0.07, learnable, max scale 100) vs open_clip's initial "
             "`logit_scale = ones([]) * log(1 / 0.07)`",
             "seed 0, n = 64, d = 32, float32",
-            _g(ours),
-            _g(theirs),
-            _e(abs(ours - theirs)),
-            _tol_text([F32]),
-            verdict(abs(ours - theirs) <= RTOL[F32] * max(1.0, abs(theirs))),
+            ours,
+            theirs,
+            F32,
         )
     )
     notes = [
