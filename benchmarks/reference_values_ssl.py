@@ -253,7 +253,7 @@ def tally_rows(
     """A value row and, if given, a gradient row."""
     first = value.first or (math.nan, math.nan)
     rows = [
-        scalar_row(
+        Row(
             f"{check}: loss",
             cases,
             _g(first[0]),
@@ -409,7 +409,7 @@ def check_ntxent() -> tuple[list[Row], list[str]]:
         PL.NTXentLoss(temperature=0.5)(torch.cat([z0, z1]), torch.arange(64).repeat(2))
     )
     rows.append(
-        Row(
+        scalar_row(
             "defaults: `NTXent()` (tau 0.5) vs lightly `NTXentLoss()` (tau 0.5)",
             "seed 0, n = 64, d = 32, float64",
             ours,
@@ -418,7 +418,7 @@ def check_ntxent() -> tuple[list[Row], list[str]]:
         )
     )
     rows.append(
-        scalar_row(
+        Row(
             "defaults: `NTXent()` (tau 0.5) vs PML `NTXentLoss()` (tau 0.07)",
             "seed 0, n = 64, d = 32, float64",
             _g(ours),
@@ -632,7 +632,7 @@ def check_dino() -> tuple[list[Row], list[str]]:
     a = float(L.DINOLoss(33)(s32, t32))
     b = float(LL.DINOLoss(33)(list(t32), list(s32)))
     rows.append(
-        Row(
+        scalar_row(
             "defaults, first step: `DINOLoss(K)` (tau_t 0.04, tau_s 0.1, momentum 0.9, no warm-up) vs lightly "
             "`DINOLoss(K)` (warm-up 0.04 -> 0.04 over 30 epochs: constant 0.04, tau_s 0.1, momentum 0.9)",
             "seed 0, (2, 6, 5, 33), float32",
@@ -719,7 +719,7 @@ def dino_trajectory() -> list[Row]:
     )
     check = "`DINOLoss` vs lightly `DINOLoss`, 8 steps"
     return [
-        scalar_row(
+        Row(
             f"{check}: teacher temperature at each step",
             cases,
             _g(temp_t.first[0]) + " (step 0)" if temp_t.first else "-",
@@ -1143,7 +1143,7 @@ def check_supcon() -> tuple[list[Row], list[str]]:
     a = float(L.SupCon()(x, y))
     b = float(PL.SupConLoss()(*_flat(x, y)))
     rows.append(
-        Row(
+        scalar_row(
             "defaults: `SupCon()` (tau 0.1, cosine, no base temperature) vs PML `SupConLoss()` (tau 0.1, cosine)",
             "seed 1, 64 x 2 views, float64",
             a,
@@ -1253,7 +1253,7 @@ def check_triplet() -> tuple[list[Row], list[str]]:
     triplets = PM.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")(x, y)
     b = float(PL.TripletMarginLoss(margin=0.2)(x, y, triplets))
     rows.append(
-        scalar_row(
+        Row(
             "semi-hard as each library's recipe: `triplet_margin(..., 'semi_hard')` vs PML "
             "`TripletMarginMiner(0.2, 'semihard')` + `TripletMarginLoss(0.2)`",
             f"seed 1, n = 32, margin 0.2, float64; PML keeps {len(triplets[0])} triplets",
@@ -1506,7 +1506,7 @@ def check_clip() -> tuple[list[Row], list[str]]:
     open_clip_param = torch.ones([]) * math.log(1 / 0.07)  # open_clip's initialisation, float32
     theirs = float(clip_formula(a32, b32, open_clip_param.exp()))
     rows.append(
-        Row(
+        scalar_row(
             "defaults: `CLIPLoss()` (temperature 0.07, learnable, max scale 100) vs open_clip's initial "
             "`logit_scale = ones([]) * log(1 / 0.07)`",
             "seed 0, n = 64, d = 32, float32",
