@@ -269,6 +269,73 @@ def check_continuous(
     return out
 
 
+def text_labels(behaviour: Any, name: str) -> np.ndarray | None:
+    """1-D text or categorical labels as a str array (one name per row); None for anything else (numbers)."""
+    if hasattr(behaviour, "detach") or isinstance(behaviour, (str, bytes)) or behaviour is None:
+        return None
+    values = getattr(behaviour, "to_numpy", None)
+    try:
+        arr = np.asarray(values() if callable(values) else behaviour)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim == 2 and arr.shape[1] == 1:  # one column of a DataFrame
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.dtype.kind not in "USO" or arr.size == 0:
+        return None
+    if arr.dtype.kind == "O":
+        import pandas as pd
+
+        text = np.array([isinstance(v, str) for v in arr])
+        if not text.any():
+            return None  # numbers as objects are converted (or refused) by the numeric path
+        missing = np.asarray(pd.isna(arr), dtype=bool)
+        if missing.any() and (text | missing).all():
+            raise ValueError(
+                f"{name} holds class names with {int(missing.sum())} missing label(s) (None or NaN, first at "
+                f"row {int(np.argmax(missing))}); expected one label per row. Drop those rows or give them a name."
+            )
+        if not text.all():
+            return None
+    return arr.astype(str)
+
+
+def encode_text_labels(ys: list[Any], multi: bool) -> list[Any]:
+    """Class names (text or a categorical of text) in the labels of ``ys`` (each session's behaviour, or its
+    ``(continuous, labels)`` tuple) as integer codes, one code per name over all the sessions, so that a name means
+    one class everywhere. Sessions with numeric labels pass through; a mix of names and numbers is refused."""
+    labels = [y[1] if isinstance(y, tuple) and len(y) == 2 else y for y in ys]
+    names = [
+        None if lab is None else text_labels(lab, f"labels of session {i}" if multi else "labels")
+        for i, lab in enumerate(labels)
+    ]
+    named = [i for i, n in enumerate(names) if n is not None]
+    if not named:
+        return ys
+    numeric = [i for i, (lab, n) in enumerate(zip(labels, names)) if lab is not None and n is None]
+    if numeric:
+        raise TypeError(
+            f"labels of session {named[0]} are class names but those of session {numeric[0]} are numbers; give every "
+            "session its labels the same way (all names or all integers)."
+        )
+    classes = np.unique(np.concatenate([names[i] for i in named]))
+    out = []
+    for i, (y, n) in enumerate(zip(ys, names)):
+        where = f" of session {i}" if multi else ""
+        values, counts = np.unique(n, return_counts=True)  # named here: the codes would say less
+        if values.size < 2:
+            raise ValueError(
+                f"labels{where} have only 1 class ({str(values[0])!r}); discrete positives need at least 2 classes."
+            )
+        if counts.min() < 2:
+            raise ValueError(
+                f"labels{where} have classes with a single sample ({values[counts < 2][:5].tolist()}); each class "
+                "needs at least 2 samples to draw a positive other than the reference."
+            )
+        codes = np.searchsorted(classes, n).astype(np.int64)
+        out.append((y[0], codes) if isinstance(y, tuple) else codes)
+    return out
+
+
 def check_discrete(
     y: Any, n_samples: int, name: str = "labels", reference: str = "the neural data"
 ) -> np.ndarray:
@@ -511,8 +578,8 @@ def resolve_conditional(conditional: str, X: Any, y: Any, *, criterion: str, hyb
     """The conditional a fit uses: ``conditional``, or with ``"auto"`` the one the behaviour calls for.
 
     ``"auto"`` reads the (first session's) behaviour as CEBRA's scikit-learn estimator does: none -> ``"time"``;
-    a tuple ``(continuous, labels)`` -> ``"mixed"``; integer or boolean labels of one column -> ``"discrete"``;
-    anything else -> ``"time_delta"``. The combinations that cannot work are refused here.
+    a tuple ``(continuous, labels)`` -> ``"mixed"``; integer or boolean labels of one column, or class names (text,
+    a categorical of text) -> ``"discrete"``; anything else -> ``"time_delta"``. The combinations that cannot work are refused here.
     """
     cond = conditional
     if cond == "auto":
@@ -521,6 +588,8 @@ def resolve_conditional(conditional: str, X: Any, y: Any, *, criterion: str, hyb
             cond = "time"
         elif isinstance(first, tuple):
             cond = "mixed"
+        elif text_labels(first, "behaviour") is not None:
+            cond = "discrete"  # class names
         else:
             dtype = getattr(first, "dtype", None)
             shape = getattr(first, "shape", None)
@@ -637,6 +706,8 @@ def check_sessions(
             f"behaviour is a list of {len(y)} arrays but neural is a single array of {arrays[0].shape[0]} samples; "
             "pass neural as a list of sessions too, or behaviour as one array."
         )
+    if needs_labels:  # class names as codes, one per name over all the sessions
+        ys = encode_text_labels(ys, multi)
     behaviours = [
         check_behaviour(
             b,

@@ -52,8 +52,8 @@ class Estimator(TransformerMixin, BaseEstimator):
         reference's plus an empirical behaviour change over ``time_offset`` samples; ``"discrete"``: a random
         sample with the same label; ``"mixed"``: same label and nearest continuous behaviour. Without behaviour
         (``y=None``) only ``"time"`` works. ``"auto"`` picks from the behaviour given to ``fit``, as CEBRA does:
-        none -> ``"time"``, a tuple ``(continuous, labels)`` -> ``"mixed"``, integer labels of one column ->
-        ``"discrete"``, anything else -> ``"time_delta"`` (the choice is ``conditional_``).
+        none -> ``"time"``, a tuple ``(continuous, labels)`` -> ``"mixed"``, integer labels of one column or class
+        names (text) -> ``"discrete"``, anything else -> ``"time_delta"`` (the choice is ``conditional_``).
     time_offset : int
         Offset of time positives, and of the behaviour changes used by ``time_delta`` / ``mixed``.
     delta : float
@@ -318,7 +318,8 @@ class Estimator(TransformerMixin, BaseEstimator):
             ``bin_size``) keeps its times: behaviour is aligned to them, and a recording restricted to several
             epochs is several segments that no window or time positive spans (the pynapple guide).
         y : None, array-like of shape (n_samples,) or (n_samples, n_behaviour), DataFrame, tuple, or list per session
-            Behaviour: continuous values for ``delta``/``time_delta``, integer labels for ``discrete``, a tuple
+            Behaviour: continuous values for ``delta``/``time_delta``, integer labels or class names (text, a
+            categorical) for ``discrete``, a tuple
             ``(continuous, labels)`` for ``mixed``. Not needed for ``time``. A pynapple ``Tsd`` / ``TsdFrame`` on
             any time base is aligned to the neural bins (:func:`neuroembed.io.align_behaviour`: averaged over each
             bin when sampled more than twice as finely, else interpolated; integer labels take the last value).

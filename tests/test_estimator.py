@@ -485,6 +485,73 @@ def test_a_label_alone_among_the_window_centres_is_warned_about():
         est.fit(X, labels)
 
 
+# --- class names as labels -----------------------------------------------------------------------------------------
+NAMES = np.array(["left", "right", "rest"])
+
+
+def _named_labels(pos):
+    """Class names by position, and the codes of their sorted names (left 0, rest 1, right 2)."""
+    which = np.digitize(pos, [0.33, 0.66])
+    codes = np.searchsorted(np.sort(NAMES), NAMES)[which]
+    return NAMES[which], codes
+
+
+@pytest.mark.parametrize(
+    "form", ["str array", "object array", "list", "series", "categorical", "mixed tuple"]
+)
+def test_class_names_are_labels(form):
+    """Names are classes as their codes are (sorted order): the same fit, bit for bit."""
+    X, pos = _toy()
+    names, codes = _named_labels(pos)
+    y, y_codes = {
+        "str array": (names, codes),
+        "object array": (names.astype(object), codes),
+        "list": (names.tolist(), codes),
+        "series": (pd.Series(names), codes),
+        "categorical": (pd.Categorical(names, categories=["rest", "left", "right"]), codes),
+        "mixed tuple": ((pos, names), (pos, codes)),
+    }[form]
+    conditional = "mixed" if form == "mixed tuple" else "discrete"
+    params = {**FAST, "max_iterations": 5, "random_state": 0, "conditional": conditional}
+    by_name = Estimator(**params).fit(X, y)
+    by_code = Estimator(**params).fit(X, y_codes)
+    np.testing.assert_array_equal(by_name.loss_history_, by_code.loss_history_)
+    assert by_name.score(X, y) == by_code.score(X, y_codes)
+    if form != "mixed tuple":
+        assert Estimator(**{**params, "conditional": "auto"}).fit(X, y).conditional_ == "discrete"
+
+
+def test_a_class_name_is_one_class_in_every_session():
+    (X1, p1), (X2, p2) = _toy(), _toy(n=500, seed=1)
+    n1, _ = _named_labels(p1)
+    n2 = np.where(
+        p2 > 0.5, "right", "rest"
+    )  # no "left" here: the codes still follow all the sessions' names
+    codes = [np.searchsorted(["left", "rest", "right"], n) for n in (n1, n2)]
+    params = {**FAST, "max_iterations": 5, "random_state": 0, "conditional": "discrete"}
+    by_name = Estimator(**params).fit([X1, X2], [n1, n2])
+    by_code = Estimator(**params).fit([X1, X2], codes)
+    np.testing.assert_array_equal(by_name.loss_history_, by_code.loss_history_)
+
+
+def test_class_names_are_checked_by_name():
+    X, pos = _toy()
+    names, codes = _named_labels(pos)
+    est = Estimator(**FAST, conditional="discrete")
+    with pytest.raises(
+        TypeError, match="labels of session 0 are class names but those of session 1"
+    ):
+        est.fit([X, X], [names, codes])
+    lone = names.copy()
+    lone[10] = "groom"
+    with pytest.raises(ValueError, match=r"classes with a single sample \(\['groom'\]\)"):
+        est.fit(X, lone)
+    with pytest.raises(ValueError, match=r"only 1 class \('left'\)"):
+        est.fit(X, np.full(len(X), "left"))
+    with pytest.raises(ValueError, match=r"class names with 1 missing label"):
+        est.fit(X, [None] + names[1:].tolist())
+
+
 # --- conditional="auto" --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("behaviour", "expected"),

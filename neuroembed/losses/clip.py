@@ -137,7 +137,8 @@ class CLIPLoss(nn.Module):
         if self.learnable and self.training:
             bound = math.log(self.max_logit_scale)
             with torch.no_grad():
-                if bool(self.log_logit_scale > bound):  # only then: a pending graph keeps its version
+                # only then: a graph still waiting for its backward keeps the parameter's version
+                if bool(self.log_logit_scale > bound):
                     self.log_logit_scale.clamp_(max=bound)
         return clip_loss(a, b, self.effective_logit_scale())
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from neuroembed._validation import as_numeric_array
+from neuroembed._validation import as_numeric_array, text_labels
 
 __all__ = ["check_float_2d", "text_labels"]
 
@@ -43,31 +42,3 @@ def check_float_2d(
             "expected finite numbers."
         )
     return out
-
-
-def text_labels(behaviour: Any, name: str) -> np.ndarray | None:
-    """1-D text or categorical labels as a str array (one name per row); None for anything else (numbers)."""
-    if hasattr(behaviour, "detach") or isinstance(behaviour, (str, bytes)) or behaviour is None:
-        return None
-    values = getattr(behaviour, "to_numpy", None)
-    try:
-        arr = np.asarray(values() if callable(values) else behaviour)
-    except (TypeError, ValueError):
-        return None
-    if arr.ndim == 2 and arr.shape[1] == 1:  # one column of a DataFrame
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.dtype.kind not in "USO" or arr.size == 0:
-        return None
-    if arr.dtype.kind == "O":
-        text = np.array([isinstance(v, str) for v in arr])
-        if not text.any():
-            return None  # numbers as objects are converted (or refused) by the numeric path
-        missing = np.asarray(pd.isna(arr), dtype=bool)
-        if missing.any() and (text | missing).all():
-            raise ValueError(
-                f"{name} holds class names with {int(missing.sum())} missing label(s) (None or NaN, first at "
-                f"row {int(np.argmax(missing))}); expected one label per row. Drop those rows or give them a name."
-            )
-        if not text.all():
-            return None
-    return arr.astype(str)

@@ -81,13 +81,15 @@ def test_a_scale_pushed_past_the_bound_is_clamped_and_can_come_back():
     """open_clip's rule: the parameter itself is clamped to log(100), where its gradient still acts (a cap on
     exp(parameter) alone would leave it above the bound with a zero gradient for good)."""
     g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(16, 4, generator=g), torch.randn(16, 4, generator=g)  # unrelated: a lower scale is better
+    # unrelated pairs: a lower scale is better
+    a, b = torch.randn(16, 4, generator=g), torch.randn(16, 4, generator=g)
     crit = CLIPLoss(temperature=0.07)
     param = crit.log_logit_scale
     with torch.no_grad():
         param.fill_(10.0)  # as if an optimiser step had pushed it past log(100)
     crit.eval()
-    crit(a, b).backward()  # evaluation leaves the parameter alone; above the bound it has no gradient
+    # evaluation leaves the parameter alone; above the bound it has no gradient
+    crit(a, b).backward()
     assert param.item() == 10.0 and param.grad.item() == 0.0
     crit.train()
     param.grad = None
