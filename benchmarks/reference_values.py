@@ -39,7 +39,14 @@ with a stated tolerance (float32: 1e-5, float64: 1e-12, both relative to the ref
    convolutional models, the initial weights after the same ``torch.manual_seed`` (identical) and the outputs once
    both hold the same weights (float64); and the output shape of ``Estimator(model="offset10").fit(X, y).transform(X)`` against
    ``cebra.CEBRA(model_architecture="offset10-model").fit(X, y).transform(X)`` after 5 iterations, single- and
-   multi-session.
+   multi-session. Then ``transform`` itself on identical weights: a fitted ``Estimator`` and a fitted ``cebra.CEBRA``
+   of each of offset1/5/10/36 are given the same weights (CEBRA's fitted ones plus noise) and their embeddings are
+   compared row by row, first and last rows shown, on the training data, on new data of another length, on a
+   recording of exactly one receptive field, in chunks against CEBRA's batched path, and on recordings shorter
+   than the receptive field (which ``CEBRA.transform`` refuses, so its solver's ``transform`` is used); the edge
+   padding split of both; and a 2-session fit, each session, with CEBRA's per-session models given one shared
+   trunk. Both transform in float32 only (CEBRA casts the input to float32, neuroembed's ``padded_rows`` reads
+   float32), so these rows use the float32 tolerance.
 
 Tolerances: a scalar agrees when ``max |neuroembed - CEBRA| <= rtol * max(1, |CEBRA|)``; a gradient tensor when
 ``max |difference| <= rtol * max |CEBRA gradient|``. ``rtol`` is 1e-12 in float64 and 1e-5 for float32 scalars (losses,
@@ -688,6 +695,7 @@ def fit_tiny_models(iterations: int = 5) -> dict[str, Any]:
     theirs_multi = cebra.CEBRA(**settings).fit([x1, x2], [y1, y2])
     return {
         "x1": x1,
+        "y1": y1,
         "x2": x2,
         "iterations": iterations,
         "ne_single": ours,
@@ -770,6 +778,250 @@ def check_models(fitted: dict[str, Any]) -> list[Row]:
                 diff="-",
                 tolerance="equal shape, one row per sample",
                 agrees=_verdict(a_shape == b_shape == (n, 8)),
+            )
+        )
+    rows += _transform_rows(fitted)
+    return rows
+
+
+# float32 embeddings (both systems transform in float32 only): rtol x max(1, |CEBRA|), as for float32 scalars
+TRANSFORM_RTOL = RTOL[torch.float32]
+TRANSFORM_MODELS = ("offset1", "offset5", "offset10", "offset36")
+
+
+def _shared_weights(
+    ours: list[torch.Tensor], theirs: list[torch.Tensor], generator: torch.Generator
+) -> None:
+    """CEBRA's fitted parameters plus N(0, 0.05^2) noise, written into CEBRA's and neuroembed's parameters
+    (neuroembed's kernel-1 convolutions of ``offset1`` take CEBRA's Linear weights reshaped)."""
+    if [p.numel() for p in ours] != [p.numel() for p in theirs]:
+        raise RuntimeError("neuroembed's and CEBRA's models have different parameter layouts")
+    with torch.no_grad():
+        for a, b in zip(ours, theirs):
+            b.add_(0.05 * torch.randn(b.shape, generator=generator, dtype=b.dtype))
+            a.copy_(b.reshape(a.shape))
+
+
+def _row_diffs(a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
+    """Largest difference over all rows, and a description with the first and last row's."""
+    if a.shape != b.shape:
+        return math.inf, f"shapes differ: {a.shape} vs {b.shape}"
+    per_row = np.abs(a.astype(np.float64) - b.astype(np.float64)).max(axis=1)
+    worst = float(per_row.max())
+    return worst, f"{_e(worst)} (first row {_e(per_row[0])}, last row {_e(per_row[-1])})"
+
+
+def _transform_row(
+    check: str, cases: str, a: np.ndarray, b: np.ndarray, cebra_label: str = ""
+) -> Row:
+    worst, diff = _row_diffs(a, b)
+    tol = TRANSFORM_RTOL * max(1.0, float(np.abs(b).max()))
+    return Row(
+        check=check,
+        cases=cases,
+        neuroembed=str(a.shape),
+        cebra=cebra_label or str(b.shape),
+        diff=diff,
+        tolerance=f"{TRANSFORM_RTOL:g} (f32, rel.)",
+        agrees=_verdict(worst <= tol),
+    )
+
+
+def _padding_split_row() -> Row:
+    """Rows each system repeats before the first and after the last sample when it transforms a recording."""
+    import cebra.models
+
+    from neuroembed.models.conv import padded_rows
+
+    ours, theirs = [], []
+    for name in TRANSFORM_MODELS:
+        R = ne.models.MODELS[name](4, 8, 2).receptive_field
+        n = 50
+        ramp = np.arange(n, dtype=np.float32)[:, None]
+        block = padded_rows(ramp, 0, n, R)[:, 0]
+        ours.append((int((block == 0).sum()) - 1, int((block == n - 1).sum()) - 1))
+        # CEBRA's solver pads with F.pad(inputs.T, (offset.left, offset.right - 1), "replicate") before it
+        # transforms (cebra/solver/base.py, _not_batched_transform; no padding when len(offset) < 2)
+        offset = cebra.models.init(
+            f"{name}-model", num_neurons=4, num_units=8, num_output=2
+        ).get_offset()
+        theirs.append((offset.left, offset.right - 1) if len(offset) >= 2 else (0, 0))
+    fmt = ", ".join
+    return Row(
+        check="edge padding of `transform`: rows repeated (before the first, after the last sample); neuroembed "
+        "counted from `padded_rows` on a ramp, CEBRA's `(offset.left, offset.right - 1)` of its `replicate` pad",
+        cases=", ".join(TRANSFORM_MODELS),
+        neuroembed=fmt(str(t) for t in ours),
+        cebra=fmt(str(t) for t in theirs),
+        diff="-",
+        tolerance="equal split",
+        agrees=_verdict(ours == theirs),
+    )
+
+
+def _transform_rows(fitted: dict[str, Any], iterations: int = 2, seed: int = 0) -> list[Row]:
+    """``Estimator.transform`` against ``CEBRA.transform`` once both hold the same weights, edges included."""
+    import copy
+
+    import cebra
+
+    x1, y1 = fitted["x1"], fitted["y1"]
+    rng = np.random.default_rng(seed + 100)
+    new = rng.normal(size=(137, x1.shape[1])).astype(np.float32)
+    generator = torch.Generator().manual_seed(seed)
+    rows = [_padding_split_row()]
+    common = dict(max_iterations=iterations, batch_size=64, output_dimension=8)
+    for name in TRANSFORM_MODELS:
+        if name == "offset10":
+            ours, theirs = (
+                copy.deepcopy(fitted["ne_single"]),
+                copy.deepcopy(fitted["cebra_single"][0]),
+            )
+            fit_note = f"{fitted['iterations']}-iteration fits"
+        else:
+            torch.manual_seed(seed)
+            ours = ne.Estimator(model=name, device="cpu", random_state=seed, **common).fit(x1, y1)
+            theirs = cebra.CEBRA(**cebra_kwargs({"model": name, "device": "cpu", **common})).fit(
+                x1, y1
+            )
+            fit_note = f"{iterations}-iteration fits"
+        _shared_weights(
+            list(ours.encoder_.parameters()), list(theirs.solver_.model.parameters()), generator
+        )
+        R = ours.receptive_field_
+        label = f'`Estimator(model="{name}")` vs `CEBRA(model_architecture="{name}-model")`, same weights'
+        weights = f"{fit_note}, then CEBRA's weights + noise in both"
+        rows.append(
+            _transform_row(
+                f"{label}: `transform` of the {len(x1)} training samples",
+                weights,
+                ours.transform(x1),
+                theirs.transform(x1),
+            )
+        )
+        rows.append(
+            _transform_row(
+                f"{label}: `transform` of {len(new)} new samples",
+                weights,
+                ours.transform(new),
+                theirs.transform(new),
+            )
+        )
+        rows.append(
+            _transform_row(
+                f"{label}: `transform` of exactly one receptive field ({R} samples: every row reads padding)"
+                if R > 1
+                else f"{label}: `transform` of 1 sample",
+                weights,
+                ours.transform(new[:R]),
+                theirs.transform(new[:R]),
+            )
+        )
+        if R == 1:
+            continue
+        # chunk boundaries: neuroembed in chunks of 64 rows, CEBRA's batched path (batches of 64)
+        rows.append(
+            _transform_row(
+                f"{label}: neuroembed `transform(X, chunk_size=64)` vs CEBRA `transform(X, batch_size=64)` "
+                f"(CEBRA's batched path: `replicate` pad on its first and last batch only)",
+                weights + f"; {len(x1)} samples",
+                ours.transform(x1, chunk_size=64),
+                theirs.transform(x1, batch_size=64),
+            )
+        )
+        rows.append(_short_recording_row(label, weights, ours, theirs, new, R))
+    rows += _multi_session_transform_rows(fitted, generator)
+    return rows
+
+
+def _short_recording_row(
+    label: str, weights: str, ours: Any, theirs: Any, new: np.ndarray, R: int
+) -> Row:
+    """A recording shorter than the receptive field: CEBRA's ``transform`` refuses it, its solver's takes it."""
+    try:
+        theirs.transform(new[: R - 1])
+        public = "accepted"
+    except ValueError as err:
+        public = f"ValueError ({str(err).split(' while ')[-1].rstrip('.')})"
+    lengths = sorted({R - 1, 2})
+    worst, parts, a_shapes = 0.0, [], []
+    for k in lengths:
+        a = ours.transform(new[:k])
+        b = theirs.solver_.transform(torch.from_numpy(new[:k]), pad_before_transform=True).numpy()
+        w, _ = _row_diffs(a, b)
+        worst = max(worst, w)
+        parts.append(f"{k} samples {_e(w)}")
+        a_shapes.append(str(a.shape))
+    # one sample: CEBRA's solver fails on it (its output squeeze leaves a 1-D tensor), so its model is run on the
+    # window its solver's padding would give, F.pad(x.T, (left, right - 1), "replicate")
+    model = theirs.solver_.model.eval()
+    offset = model.get_offset()
+    x = torch.from_numpy(new[:1]).T[None]
+    with torch.no_grad():
+        b = (
+            model(F.pad(x, (offset.left, offset.right - 1), mode="replicate"))
+            .reshape(1, -1)
+            .numpy()
+        )
+    a = ours.transform(new[:1])
+    w, _ = _row_diffs(a, b)
+    worst = max(worst, w)
+    parts.append(f"1 sample {_e(w)} (against CEBRA's model on its padded window)")
+    tol = TRANSFORM_RTOL
+    return Row(
+        check=f"{label}: a recording shorter than the receptive field; CEBRA's `transform` gives {public}, "
+        "so CEBRA's side is `solver_.transform(X, pad_before_transform=True)`",
+        cases=weights + f"; {', '.join(map(str, lengths))} and 1 sample(s)",
+        neuroembed=", ".join(a_shapes) + f", {a.shape}",
+        cebra=f"`transform`: {public}; solver: same shapes",
+        diff="; ".join(parts),
+        tolerance=f"{tol:g} (f32, rel.)",
+        agrees=_verdict(worst <= tol),
+    )
+
+
+def _multi_session_transform_rows(fitted: dict[str, Any], generator: torch.Generator) -> list[Row]:
+    """The 2-session fits: CEBRA has one whole model per session, neuroembed one input layer per session and one
+    shared trunk; CEBRA's session-0 model is given session 1's trunk so that both hold one set of weights."""
+    import copy
+
+    ours = copy.deepcopy(fitted["ne_multi"][0])
+    theirs = copy.deepcopy(fitted["cebra_multi"][0])
+    models = theirs.solver_.model  # a ModuleList, one offset10-model per session
+    stems = [list(m.parameters())[:2] for m in models]
+    trunks = [list(m.parameters())[2:] for m in models]
+    encoder = ours.encoder_
+    _shared_weights(
+        [*encoder.stems[1].parameters(), *encoder.trunk.parameters()],
+        [*stems[1], *trunks[1]],
+        generator,
+    )
+    _shared_weights(list(encoder.stems[0].parameters()), stems[0], generator)
+    with torch.no_grad():
+        for a, b in zip(trunks[0], trunks[1]):
+            a.copy_(b)
+    rng = np.random.default_rng(7)
+    rows = []
+    for s, x in enumerate((fitted["x1"], fitted["x2"])):
+        new = rng.normal(size=(211, x.shape[1])).astype(np.float32)
+        worst, parts, shapes = 0.0, [], []
+        for label, data in (("training", x), ("new", new)):
+            a, b = ours.transform(data, session=s), theirs.transform(data, session_id=s)
+            w, text = _row_diffs(a, b)
+            worst = max(worst, w)
+            parts.append(f"{label} {text}")
+            shapes.append((str(a.shape), str(b.shape)))
+        rows.append(
+            Row(
+                check=f'2 sessions: `Estimator(model="offset10").transform(X, session={s})` vs '
+                f"`CEBRA.transform(X, session_id={s})`, same weights (the shared trunk in both)",
+                cases=f"{fitted['iterations']}-iteration fits; session {s}'s {len(x)} training samples and 211 "
+                "new ones",
+                neuroembed=", ".join(a for a, _ in shapes),
+                cebra=", ".join(b for _, b in shapes),
+                diff="; ".join(parts),
+                tolerance=f"{TRANSFORM_RTOL:g} (f32, rel.)",
+                agrees=_verdict(worst <= TRANSFORM_RTOL),
             )
         )
     return rows
@@ -869,6 +1121,19 @@ NOTE_PARAMETERS = (
     "CEBRA's `offset1-model` is Linear(n, h) - Linear(h, h) - Linear(h, h/2) - Linear(h/2, out) with GELUs between, "
     "and neuroembed's `offset1` (kernel-1 convolutions) has the same widths; the conv models share their layout. "
     "A row that says the counts differ is a disagreement."
+)
+NOTE_TRANSFORM = (
+    "- f. **`transform` on the same weights.** Both pad the recording by repeating its first row `left` times and its "
+    "last row `right - 1` times, with `(left, right)` the model's window (`window_offsets` / `get_offset()`), so "
+    "sample `t` is embedded from rows `t - left .. t + right - 1` in both and every row, the first and the last "
+    "included, agrees to float32 rounding (neuroembed multiplies im2col blocks, CEBRA runs `Conv1d`). CEBRA's batched "
+    "path (`batch_size=`) pads only its first and last batch and reads real rows across batch boundaries, as "
+    "neuroembed's chunks do. A recording shorter than the receptive field: `CEBRA.transform` refuses it (scikit-learn's "
+    "`min_samples` check), its solver's `transform` embeds it with the same padding, except a single sample, where the "
+    "solver's output squeeze fails (IndexError), so that row compares with CEBRA's model on the window its padding "
+    "gives; neuroembed embeds any length from 1. Multi-session: CEBRA keeps one whole model per session, neuroembed "
+    "one input layer per session and one shared trunk, so CEBRA's session-0 model is given session 1's trunk; both "
+    "sessions then agree. Neither system transforms in float64 (CEBRA casts the input to float32 before its model)."
 )
 NOTES_LOSS = (
     "Notes on InfoNCE: the neuroembed and CEBRA columns show the first float32 case (seed 0, tau 1, 512 references, "
@@ -1006,7 +1271,11 @@ def main(argv: list[str] | None = None) -> str:
             session_detail + NOTES_SESSIONS + [""],
         ),
         ("4. Goodness of fit", gof_rows, [NOTE_NEGATIVES, ""]),
-        ("5. Models: receptive field, weights, output shape", model_rows, [NOTE_PARAMETERS, ""]),
+        (
+            "5. Models: receptive field, weights, output shape, `transform` on the same weights",
+            model_rows,
+            [NOTE_PARAMETERS, NOTE_TRANSFORM, ""],
+        ),
     ]
     report = format_report(
         sections,
