@@ -876,7 +876,7 @@ def check_integrated_gradients(pairs: dict[str, Pair], X: np.ndarray) -> list[Ro
         differ(
             f"defaults, float64: neuroembed's midpoint rule vs R x `integrated-gradients` with CEBRA's default "
             f'`method="gausslegendre"`, {IG_STEPS} steps each',
-            f"offset10, cosine; CEBRA's windows; completeness error max |sum_c map - (z(x) - z(0))|: neuroembed "
+            f"offset10, cosine; CEBRA's windows; completeness error, max abs(sum_c map - (z(x) - z(0))): neuroembed "
             f"{_e(_completeness(f64, windows64, zero, ours64))}, CEBRA "
             f"{_e(_completeness(f64, windows64, zero, R * gl64['integrated-gradients']))}",
             ours64,
@@ -956,7 +956,7 @@ def check_ablation(pairs: dict[str, Pair], X: np.ndarray) -> list[Row]:
     )
     rows.append(
         compare(
-            "... `feature-ablation-convabs` (mean |.| over lags) with the per-neuron mask vs `abs` of neuroembed's "
+            "... `feature-ablation-convabs` (the mean of abs over lags) with the per-neuron mask vs `abs` of neuroembed's "
             "map (every lag of a feature shares its value)",
             f"offset10, cosine; the {sl.stop - sl.start} samples CEBRA attributes",
             np.abs(maps[sl]),
