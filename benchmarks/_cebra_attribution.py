@@ -62,7 +62,8 @@ Maps
     output_dimension=behaviour_dims + time_dims)`` then ``compute_attribution_map(batch_size=...)``, on CPU, with
     the model returning the concatenated, per-slice-normalised embedding (``split_outputs=False``). CEBRA cuts the
     recording into every window the model sees without padding (``TensorDataset(...)[arange(5, n - 4)]``: ``n - 9``
-    windows of 10 samples; CEBRA's index clamping makes the last window a repeat of the one before it), computes
+    windows of 10 samples, the same windows as neuroembed's at samples 5 .. n - 5: ``reference_values_attribution.py``
+    checks them), computes
     the per-window Jacobian ``(n - 9, out, neurons, 10)`` with ``torch.autograd`` in batches, and names:
 
     ``jf``                  the Jacobian averaged over the 10 taps of the window (signed mean),

@@ -134,7 +134,9 @@ def attribution_map(
     Returns
     -------
     ndarray of shape (output_dim, n_neurons), or Attribution
-        ``abs(map).mean(0)`` over samples, in float64: the summary CEBRA reports. With ``per_sample=True``, an
+        ``abs(map).mean(0)`` over samples, in float64: CEBRA's summary, but over all ``n_samples`` of the
+        edge-padded recording where CEBRA averages over the ``n_samples - R + 1`` windows that need no padding
+        (``R`` the receptive field; a few per cent apart on short recordings). With ``per_sample=True``, an
         :class:`Attribution` ``(summary, per_sample)`` with the per-sample maps ``(n_samples, output_dim,
         n_neurons)`` as well. Without it only the running sum of one batch is kept.
 
