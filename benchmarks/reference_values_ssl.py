@@ -384,6 +384,47 @@ def check_ntxent() -> tuple[list[Row], list[str]]:
         "input gradients (z0, z1)",
     )
 
+    # MoCo: the query against its key and a queue of earlier keys (lightly's NT-Xent with a memory bank)
+    def with_queue(seed: int, n: int, d: int, size: int) -> list[Tensor]:
+        q, k = _two_views(seed, n, d)
+        queue = torch.nn.functional.normalize(
+            torch.randn(size, d, generator=_gen(100 + seed), dtype=F64), dim=1
+        )
+        return [q, k, queue]
+
+    def lightly_bank(x: list[Tensor], p: dict[str, Any]) -> Tensor:
+        crit = LL.NTXentLoss(temperature=p["t"], memory_bank_size=tuple(x[2].shape)).to(x[0].dtype)
+        crit.memory_bank.bank = (
+            x[2].detach().clone()
+        )  # the bank as (size, d): queried before it is updated
+        return crit(x[0], x[1])
+
+    queued = [
+        (dtype, with_queue(seed, n, d, size), {"t": t})
+        for dtype in DTYPES
+        for seed, (n, d, size) in zip(SEEDS, ((7, 5, 21), (64, 32, 256), (65, 16, 130)))
+        for t in (0.07, 0.2, 1.0)
+    ]
+    v, g = compare(
+        queued,
+        lambda x, p: L.InfoNCE(p["t"], positive_in_denominator=True)(x[0], x[1], x[2]),
+        lightly_bank,
+        (0, 1),
+        "lightly",
+    )
+    rows += tally_rows(
+        "MoCo's loss: `InfoNCE(tau, positive_in_denominator=True)(q, k, queue)` (what `ssl.MoCo` computes) vs "
+        "lightly `NTXentLoss(tau, memory_bank_size=queue.shape)(q, k)` with its bank set to the queue",
+        _cases_text(
+            len(queued) // 2,
+            "seeds 0,1,2 with (n, d, queue) = (7, 5, 21), (64, 32, 256), (65, 16, 130) x tau 0.07, 0.2, 1; "
+            "unit-norm queue",
+        ),
+        v,
+        g,
+        "input gradients (q, k)",
+    )
+
     # one sample: every anchor's only other vector is its positive
     one = [(dtype, _two_views(seed, 1, 4), {"t": 0.5}) for dtype in DTYPES for seed in SEEDS]
     v, g = compare(
@@ -435,8 +476,10 @@ def check_ntxent() -> tuple[list[Row], list[str]]:
         "`cat([z0, z1])` with labels `[0..n-1, 0..n-1]` (each anchor's only positive is its other view, every "
         "other sample is a negative). PML adds `finfo.tiny` inside its log, which is below every tolerance here. "
         "lightly's `memory_bank_size > 0` turns the loss into MoCo's (the positive against a bank of earlier "
-        "`out1`s, anchors from `out0` only); neuroembed's `nt_xent` has no memory bank, so that mode is not "
-        "compared. Default temperatures: neuroembed 0.5, lightly 0.5, PML 0.07.",
+        "`out1`s, anchors from `out0` only): that is neuroembed's `InfoNCE(..., positive_in_denominator=True)` "
+        "with the queue as negatives, as `ssl.MoCo` calls it (its row above). The two queues are updated "
+        "alike when the queue size is a multiple of the batch (MoCo's own requirement); otherwise neuroembed "
+        "wraps the keys round the ring and lightly drops the keys past its end. Default temperatures: neuroembed 0.5, lightly 0.5, PML 0.07.",
         "",
     ]
     return rows, notes
