@@ -408,9 +408,20 @@ def check_model(value: Any, names: Sequence[str]) -> Any:
             f"(model={type(value).__qualname__}): fit builds one for the recording's neurons, as "
             "model(n_inputs, n_hidden, output_dimension, normalize=...)."
         )
+    hint = ""
+    if isinstance(value, str):  # CEBRA's names: "offset10-model", "offset10-model-mse"
+        base, cebra, rest = value.strip().lower().partition("-model")
+        if base in names and cebra and rest in ("", "-mse"):
+            hint = f" That is CEBRA's name; neuroembed's is model={base!r}" + (
+                ", with distance='euclidean' (an unnormalised output, as CEBRA's -mse models)."
+                if rest
+                else "."
+            )
+        elif base in names and not cebra:
+            hint = f" Did you mean model={base!r}?"
     raise ValueError(
         f"model={value!r} is not supported; choose one of {sorted(map(str, names))}, or pass your own "
-        "torch.nn.Module subclass that declares receptive_field."
+        f"torch.nn.Module subclass that declares receptive_field.{hint}"
     )
 
 
