@@ -527,6 +527,23 @@ def merge() -> None:
                 + f" | {fmt([r['r2_behaviour'] for r in runs])} | {fmt([r['r2_time'] for r in runs])} | "
                 f"{np.median([r['fit_seconds'] for r in runs]):.1f} | {np.nanmedian(map_s):.2f} |"
             )
+        svd = {
+            key: fmt([r["auc"]["inverted-jacobian-svd"] for r in runs])
+            for key, runs in g["runs"].items()
+            if runs and all("inverted-jacobian-svd" in r["auc"] for r in runs)
+        }
+        if svd:
+            lines += [
+                "",
+                "CEBRA's other inverse, `jf-inv-svd` (`scipy.linalg.pinv`, which cuts singular values below "
+                "max(out, neurons) x eps of the Jacobian's dtype), from the same fits: "
+                + "; ".join(f"{key} {value}" for key, value in svd.items())
+                + ". Each part of the embedding is normalised (cosine), so the signed Jacobian has singular values "
+                "at rounding level, which `lstsq` (cut only at float64 eps) inverts: "
+                "[`reference_values_attribution.md`](reference_values_attribution.md) measured this on untrained "
+                "weights, not on these fits. It may be why CEBRA's `lstsq` AUC is below its `svd` one on four seeds "
+                "of five in each row; the columns above keep `lstsq`, the map CEBRA's own xCEBRA test scores.",
+            ]
         ours = [r for key, runs in g["runs"].items() if key.startswith("neuroembed") for r in runs]
         if any("inverted-jacobian" not in r["auc"] for r in ours):
             lines += [
