@@ -328,25 +328,39 @@ def _writes_nwb(args: argparse.Namespace) -> bool:
         raise ValueError(
             f"--write-back and .nwb outputs need an NWB source file; got {args.file!r}."
         )
-    if args.write_back and out is None and not args.sidecar and not args.overwrite:
-        _refuse_an_embedding_there(args.file)
+    if nwb and not args.overwrite:
+        if out is None and not args.sidecar:
+            _refuse_an_embedding_there(
+                args.file, "--sidecar to write the embedding to a separate NWB file"
+            )
+        else:  # the sidecar: write_embedding adds the series to it when it exists
+            source = Path(args.file).resolve()
+            target = (
+                Path(out) if out is not None else source.with_name(source.stem + ".neuroembed.nwb")
+            )
+            _refuse_an_embedding_there(
+                str(target),
+                "--out with another .nwb path"
+                if args.command == "embed"
+                else "move that file away",
+            )
     return nwb
 
 
-def _refuse_an_embedding_there(path: str) -> None:
-    """Before the work: an NWB file that already holds the embedding ``--write-back`` would write is refused,
-    unless ``--overwrite``."""
+def _refuse_an_embedding_there(path: str, instead: str) -> None:
+    """Before the work: an NWB file that already holds the embedding the command would write is refused, unless
+    ``--overwrite``; ``instead`` names the other way out."""
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
             exists = _NWB_LOCATION in f
     except OSError:
-        return  # missing or not HDF5: the reader says so
+        return  # missing or not HDF5: the reader (or the writer) says so
     if exists:
         raise ValueError(
             f"{path!r} already holds an embedding at {_NWB_LOCATION!r}; pass --overwrite to replace it, or "
-            "--sidecar to write the embedding to a separate NWB file."
+            f"{instead}."
         )
 
 

@@ -59,6 +59,20 @@ def test_fit_then_embed(nwb_file: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert main(argv) == 2
     assert "pass --overwrite to replace it, or --sidecar" in capsys.readouterr().err
     assert main(["embed", str(nwb_file), "--model", str(model), "--write-back", "--overwrite"]) == 0
+    # a sidecar that already holds one: refused before the work too (the model is not even opened)
+    absent = str(tmp_path / "absent.pt")
+    assert main(["embed", str(nwb_file), "--model", absent, "--out", str(sidecar)]) == 2
+    assert "side.nwb' already holds an embedding" in capsys.readouterr().err
+    (tmp_path / "session.neuroembed.nwb").write_bytes(sidecar.read_bytes())
+    assert main(["embed", str(nwb_file), "--model", absent, "--write-back", "--sidecar"]) == 2
+    assert "pass --overwrite to replace it, or --out with another" in capsys.readouterr().err
+    again = tmp_path / "again.pt"
+    assert (
+        main(["fit", str(nwb_file), *TINY, "--out", str(again), "--write-back", "--sidecar"]) == 2
+    )
+    assert "or move that file away" in capsys.readouterr().err and not again.exists()
+    argv = ["embed", str(nwb_file), "--model", str(model), "--out", str(sidecar), "--overwrite"]
+    assert main(argv) == 0
     # a recording with another number of neurons than the model's
     other = tmp_path / "other.nwb"
     write_units_position_nwb(other, seed=1, n_units=3)
