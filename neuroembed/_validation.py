@@ -590,7 +590,8 @@ def resolve_conditional(conditional: str, X: Any, y: Any, *, criterion: str, hyb
 
     ``"auto"`` reads the (first session's) behaviour as CEBRA's scikit-learn estimator does: none -> ``"time"``;
     a tuple ``(continuous, labels)`` -> ``"mixed"``; integer or boolean labels of one column, or class names (text,
-    a categorical of text) -> ``"discrete"``; anything else -> ``"time_delta"``. The combinations that cannot work are refused here.
+    a categorical of text) -> ``"discrete"``; anything else -> ``"time_delta"``. The combinations that cannot work
+    are refused here.
     """
     cond = conditional
     if cond == "auto":

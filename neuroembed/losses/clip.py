@@ -84,6 +84,12 @@ class CLIPLoss(nn.Module):
         Upper clamp of a learnable logit scale; the initial ``1 / temperature`` must not exceed it.
         Ignored when the scale is fixed.
 
+    Attributes
+    ----------
+    clamp_in_forward : bool
+        Whether :meth:`forward` applies the clamp (:meth:`clamp_`) in training mode; ``True`` unless a training
+        loop calls :meth:`clamp_` after each optimiser step itself.
+
     Examples
     --------
     >>> import torch
@@ -101,6 +107,7 @@ class CLIPLoss(nn.Module):
         temperature = check_positive_float(temperature, "temperature")
         self.max_logit_scale = check_positive_float(max_logit_scale, "max_logit_scale")
         self.learnable = bool(learnable)
+        self.clamp_in_forward = True
         if self.learnable:
             if 1.0 / temperature > self.max_logit_scale * (1 + 1e-12):
                 raise ValueError(
@@ -131,16 +138,25 @@ class CLIPLoss(nn.Module):
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Loss for paired ``a, b`` of shape ``(n_samples, n_features)``.
 
-        In training mode a ``log_logit_scale`` that an optimiser step pushed above ``log(max_logit_scale)`` is
-        first set back to it (in place, outside autograd).
+        In training mode (and with ``clamp_in_forward``, the default) a ``log_logit_scale`` that an optimiser step
+        pushed above ``log(max_logit_scale)`` is first set back to it (:meth:`clamp_`).
         """
-        if self.learnable and self.training:
-            bound = math.log(self.max_logit_scale)
+        if self.learnable and self.training and self.clamp_in_forward:
             with torch.no_grad():
                 # only then: a graph still waiting for its backward keeps the parameter's version
-                if bool(self.log_logit_scale > bound):
-                    self.log_logit_scale.clamp_(max=bound)
+                if bool(self.log_logit_scale > math.log(self.max_logit_scale)):
+                    self.clamp_()
         return clip_loss(a, b, self.effective_logit_scale())
+
+    @torch.no_grad()
+    def clamp_(self) -> CLIPLoss:
+        """Set a learnable ``log_logit_scale`` above ``log(max_logit_scale)`` back to it, in place (open_clip's
+        step after each optimiser step). :meth:`forward` does it in training mode, which on an accelerator reads
+        the parameter back to the host; a training loop may instead call this after each optimiser step and set
+        ``clamp_in_forward = False`` (as :class:`neuroembed.ssl.CLIP` does)."""
+        if self.learnable:
+            self.log_logit_scale.clamp_(max=math.log(self.max_logit_scale))
+        return self
 
     def extra_repr(self) -> str:
         return (

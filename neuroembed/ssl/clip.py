@@ -140,6 +140,8 @@ class _CLIPMethod(SSLMethod):
         self.encoder_b = encoder_b
         self.augment_a, self.augment_b = augment_a, augment_b
         self.criterion = criterion
+        # the scale's bound is kept after each step instead: no read-back of the parameter in every forward
+        self.criterion.clamp_in_forward = False
 
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         a, b = batch.images, batch.labels
@@ -155,6 +157,9 @@ class _CLIPMethod(SSLMethod):
 
     def embed_b(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder_b(x)
+
+    def after_step(self, step: int, progress: float) -> None:
+        self.criterion.clamp_()
 
 
 @fill_doc

@@ -114,3 +114,18 @@ def test_module_fixed_and_validation():
         CLIPLoss(temperature=0.0)
     with pytest.raises(ValueError, match="max_logit_scale"):
         CLIPLoss(max_logit_scale=-1.0)
+
+
+def test_clamp_after_the_step_instead_of_in_forward():
+    """A training loop may clamp after each optimiser step (as ssl.CLIP does) and leave the forward alone."""
+    a, b = torch.randn(8, 3), torch.randn(8, 3)
+    crit = CLIPLoss(temperature=0.07)
+    crit.clamp_in_forward = False
+    with torch.no_grad():
+        crit.log_logit_scale.fill_(10.0)
+    crit(a, b)
+    assert (
+        crit.log_logit_scale.item() == 10.0
+    )  # the forward left it; the scale used is still capped
+    assert crit.clamp_() is crit and crit.log_logit_scale.item() == pytest.approx(math.log(100.0))
+    assert CLIPLoss(temperature=0.5, learnable=False).clamp_().logit_scale == 2.0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.neighbors import KNeighborsRegressor
 
 from neuroembed.recording import Recording
@@ -97,3 +98,17 @@ def test_clip_on_real_hippocampus_recording(loss_falls):
     pred = knn.predict(Z[test])
     r2 = 1 - np.mean((pred - targets[test, 0]) ** 2) / np.var(targets[test, 0])
     assert r2 > 0.6
+
+
+def test_the_scale_bound_is_kept_after_each_step(digits, small_cnn):
+    """ssl.CLIP clamps the learnable scale after each optimiser step (open_clip's rule), not in the forward."""
+    X, y = digits
+    model = CLIP(
+        backbone=small_cnn, output_dimension=32, batch_size=32, max_iterations=2, random_state=0
+    ).fit(X[:64], np.eye(10)[y[:64]])
+    crit = model.module_.criterion
+    assert crit.clamp_in_forward is False
+    with torch.no_grad():
+        crit.log_logit_scale.fill_(10.0)
+    model.module_.after_step(0, 0.0)
+    assert crit.logit_scale == pytest.approx(100.0) and crit.log_logit_scale.item() < 4.61
