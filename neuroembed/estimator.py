@@ -319,9 +319,10 @@ class Estimator(TransformerMixin, BaseEstimator):
             epochs is several segments that no window or time positive spans (the pynapple guide).
         y : None, array-like of shape (n_samples,) or (n_samples, n_behaviour), DataFrame, tuple, or list per session
             Behaviour: continuous values for ``delta``/``time_delta``, integer labels or class names (text, a
-            categorical) for ``discrete``, a tuple ``(continuous, labels)`` for ``mixed``. Not needed for ``time``. A pynapple ``Tsd`` / ``TsdFrame`` on
-            any time base is aligned to the neural bins (:func:`neuroembed.io.align_behaviour`: averaged over each
-            bin when sampled more than twice as finely, else interpolated; integer labels take the last value).
+            categorical) for ``discrete``, a tuple ``(continuous, labels)`` for ``mixed``. Not needed for ``time``.
+            A pynapple ``Tsd`` / ``TsdFrame`` on any time base is aligned to the neural bins
+            (:func:`neuroembed.io.align_behaviour`: averaged over each bin when sampled more than twice as finely,
+            else interpolated; integer labels take the last value).
         epochs : pynapple IntervalSet, boolean array of shape (n_samples,), or list of them (one per session)
             Fit on these samples only (running epochs, say): no reference, positive or negative is drawn outside
             them, and early stopping's held-out block is the last part of the recording as always. Samples outside
