@@ -784,6 +784,16 @@ def check_behaviour(
             f"{what} needs behaviour as a tuple (continuous, discrete labels); got {describe(y)}{where}."
         )
     cont = disc = None
+    if needs_continuous and text_labels(cont_in, f"behaviour{where}") is not None:
+        what = (
+            "behaviour parts of objectives need"
+            if conditional == "objectives"
+            else f"conditional={conditional!r} needs"
+        )
+        raise TypeError(
+            f"behaviour{where} holds class names (text), but {what} continuous values; for labels use "
+            "conditional='discrete', or 'mixed' with a tuple (continuous, labels)."
+        )
     if needs_continuous:
         cont = check_continuous(cont_in, n, name=f"behaviour{where}", behaviour_nan=behaviour_nan)
         if cont.size and float(np.nanmax(np.nanmax(cont, 0) - np.nanmin(cont, 0))) == 0.0:

@@ -548,6 +548,10 @@ def test_class_names_are_checked_by_name():
         est.fit(X, lone)
     with pytest.raises(ValueError, match=r"only 1 class \('left'\)"):
         est.fit(X, np.full(len(X), "left"))
+    with pytest.raises(
+        TypeError, match=r"holds class names \(text\), but conditional='time_delta' needs"
+    ):
+        Estimator(**FAST, conditional="time_delta").fit(X, names)
     with pytest.raises(ValueError, match=r"class names with 1 missing label"):
         est.fit(X, [None] + names[1:].tolist())
 
