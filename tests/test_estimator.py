@@ -645,3 +645,29 @@ def test_fits_in_threads_get_their_own_initial_weights():
         threaded = list(pool.map(weights, range(8)))
     for a, b in zip(alone, threaded):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+# --- a real calcium recording ----------------------------------------------------------------------------------------
+SUITE2P = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "pynapple_tests")
+
+
+@pytest.mark.skipif(
+    not os.path.exists(os.path.join(SUITE2P, "suite2p_F.npy")),
+    reason="../shared/data/pynapple_tests (suite2p output of a two-photon session) is absent",
+)
+def test_real_calcium_traces_from_suite2p():
+    """suite2p's fluorescence (ROIs x frames, neuropil subtracted, cells only) as a lab passes it: dense float
+    traces with an offset of tens of units; time-contrastive learning lowers the loss and embeds every frame."""
+    F = np.load(os.path.join(SUITE2P, "suite2p_F.npy"))
+    neuropil = np.load(os.path.join(SUITE2P, "suite2p_Fneu.npy"))
+    cells = np.load(os.path.join(SUITE2P, "suite2p_iscell.npy"))[:, 0].astype(bool)
+    traces = (F - 0.7 * neuropil)[cells].T  # frames x cells
+    assert traces.shape[0] == 2000 and traces.shape[1] >= 10
+    est = Estimator(
+        conditional="time", batch_size=256, max_iterations=300, random_state=0, device="cpu"
+    ).fit(traces)
+    first, last = np.mean(est.loss_history_[:30]), np.mean(est.loss_history_[-30:])
+    assert last < first - 0.2
+    Z = est.transform(traces)
+    assert Z.shape == (2000, est.output_dimension) and np.isfinite(Z).all()
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
