@@ -5,13 +5,17 @@ speed or quality benchmark: every check feeds the same seeded random inputs to n
 implementation and reports the largest difference over all cases (the loss value and the gradients with respect to
 the inputs), against a stated tolerance. References:
 
-* **lightly 1.6.0** (``lightly.loss``): ``NTXentLoss``, ``NegativeCosineSimilarity``, ``DINOLoss``, ``IBOTPatchLoss``.
+* **lightly 1.6.0** (``lightly.loss``): ``NTXentLoss``, ``NegativeCosineSimilarity``, ``DINOLoss``, ``IBOTPatchLoss``;
+  for the training schedules and EMA (section 10), ``lightly.utils.scheduler.cosine_schedule``,
+  ``lightly.models.utils.update_momentum``, ``DINOLoss``'s teacher-temperature warm-up and the ``MemoryBankModule`` of
+  ``NTXentLoss(memory_bank_size=...)``, against ``neuroembed.models.ema`` and what ``ssl.BYOL`` / ``DINO`` / ``IBOT``
+  / ``MoCo`` do at each step of tiny real fits (their ``ema_update_`` and teacher-temperature calls recorded).
 * **pytorch-metric-learning** (PML): ``NTXentLoss``, ``SupConLoss``, ``TripletMarginLoss`` with ``BatchHardMiner`` and
   ``TripletMarginMiner``; scikit-learn's ``NearestNeighbors`` for the miner's neighbourhoods.
 * **Formulas**, where no implementation is importable: CLIP's symmetric cross-entropy (the paper's pseudo-code,
   open_clip's ``ClipLoss``: open_clip needs torchvision, see below), DINO's teacher-temperature schedule
-  (``np.linspace(warmup, final, W)`` of facebookresearch/dino), and the iBOT centre rule. Written here with explicit
-  loops, from the published formulas.
+  (``np.linspace(warmup, final, W)`` of facebookresearch/dino), DINO's momentum ``cosine_scheduler``, and the iBOT
+  centre rule. Written here with explicit loops, from the published formulas.
 
 Where the two sides follow different conventions (mean or sum, which samples count, a float32 temperature, which
 tokens move a centre), the arguments are mapped so that both compute the same thing, the mapping is named in the
@@ -49,6 +53,7 @@ import shlex
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +123,9 @@ try:
     import lightly.loss as LL
     import pytorch_metric_learning.losses as PL
     import pytorch_metric_learning.miners as PM
+    from lightly.models.modules.memory_bank import MemoryBankModule
+    from lightly.models.utils import update_momentum
+    from lightly.utils.scheduler import cosine_schedule
     from pytorch_metric_learning.distances import CosineSimilarity, LpDistance
     from pytorch_metric_learning.reducers import DoNothingReducer, MeanReducer
 except ImportError as err:  # pragma: no cover - the message is the point
@@ -128,6 +136,15 @@ except ImportError as err:  # pragma: no cover - the message is the point
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
 import neuroembed.losses as L  # noqa: E402
+import neuroembed.losses.dino as LD  # noqa: E402
+import neuroembed.ssl as S  # noqa: E402
+import neuroembed.ssl.byol as SB  # noqa: E402
+import neuroembed.ssl.dino as SD  # noqa: E402
+import neuroembed.ssl.ibot as SI  # noqa: E402
+import neuroembed.ssl.moco as SM  # noqa: E402
+from neuroembed.models.ema import cosine_momentum, ema_update_, frozen_copy  # noqa: E402
+from neuroembed.models.heads import DINOHead, ProjectionMLP  # noqa: E402
+from neuroembed.models.image import ImageCNN, TinyViT  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1598,6 +1615,611 @@ NOTES_GRAM = [
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# 10. Training schedules and EMA
+# ---------------------------------------------------------------------------------------------------------------------
+# (N, base, final) of the cosine momentum schedule alone
+MOMENTUM_SETTINGS = (
+    (1, 0.99, 1.0),
+    (7, 0.9, 0.99),
+    (10, 0.99, 1.0),
+    (100, 0.996, 1.0),
+    (1000, 0.99, 0.999),
+)
+EMA_MOMENTA = (0.0, 0.5, 0.9, 0.99, 0.996, 1.0)
+EMA_ROUNDS = 4
+# tiny fits: (method, iterations N, EMA base, EMA final, warm-up fraction f, warm-up tau, final tau)
+FITS: tuple[tuple[str, int, float, float, float | None, float | None, float | None], ...] = (
+    ("BYOL", 20, 0.9, 1.0, None, None, None),
+    ("BYOL", 7, 0.5, 0.99, None, None, None),
+    ("MoCo", 10, 0.99, 0.99, None, None, None),
+    ("DINO", 20, 0.99, 1.0, 0.3, 0.04, 0.07),
+    ("DINO", 40, 0.996, 1.0, 0.5, 1 / 32, 1 / 16),
+    ("DINO", 25, 0.99, 1.0, 0.2, 0.04, 0.07),
+    ("DINO", 10, 0.9, 1.0, 1.0, 0.04, 0.07),
+    ("IBOT", 20, 0.99, 1.0, 0.3, 0.04, 0.07),
+    # N does not divide SCHEDULE_STEPS = 10000, so the steps given to the losses are rounded
+    ("DINO", 30, 0.99, 1.0, 0.3, 0.04, 0.07),
+    ("DINO", 12, 0.99, 1.0, 0.25, 0.02, 0.04),
+    ("IBOT", 30, 0.99, 1.0, 0.3, 0.04, 0.07),
+)
+# MoCo queues: (queue size Q, batch B, d, steps), one per seed
+QUEUE_MULTIPLES = ((12, 4, 5, 8), (64, 16, 8, 9), (256, 64, 16, 6))
+QUEUE_OTHERS = ((10, 4, 5, 8), (7, 3, 4, 6), (5, 8, 4, 3))
+MOCO_TEMPERATURE = 0.2
+
+
+@dataclass
+class Fit:
+    """One tiny fit of an ``ssl`` method, with what its schedules gave at every step."""
+
+    method: str
+    n: int
+    base: float
+    final: float
+    fraction: float | None
+    warm: float | None
+    tau: float | None
+    momenta: list[float]
+    temperatures: dict[str, list[tuple[int, float]]]
+
+
+def _tally_row(check: str, cases: str, tally: Tally, ours: str = "-", ref: str = "-") -> Row:
+    return Row(check, cases, ours, ref, tally.diff_text(), tally.tolerance(), verdict(tally.ok()))
+
+
+def _lightly_cosine(step: int, max_steps: int, start: float, end: float) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # lightly warns past max_steps, where it gives end_value
+        return float(cosine_schedule(step, max_steps, start, end))
+
+
+def _dino_momentum_schedule(base: float, final: float, n: int) -> np.ndarray:
+    """facebookresearch/dino ``utils.cosine_scheduler(base, final, epochs, niter_per_ep)`` for n iterations.
+
+    ``final + 0.5 (base - final) (1 + cos(pi it / n))``, ``it = 0 .. n - 1`` (no warm-up); DINO's training loop
+    uses entry ``it`` for the EMA update after the optimiser step of iteration ``it``.
+    """
+    iters = np.arange(n)
+    return final + 0.5 * (base - final) * (1 + np.cos(np.pi * iters / len(iters)))
+
+
+def _tiny_estimator(spec: tuple[str, int, float, float, Any, Any, Any]) -> Any:
+    method, n, base, final, fraction, warm, tau = spec
+    common: dict[str, Any] = {
+        "output_dimension": 8,
+        "batch_size": 4,
+        "max_iterations": n,
+        "device": "cpu",
+        "random_state": 0,
+    }
+    torch.manual_seed(0)
+    cnn = ImageCNN(1, 8, width=4, n_stages=1)
+    if method == "BYOL":
+        return S.BYOL(
+            backbone=cnn,
+            projection_dimension=8,
+            hidden_dimension=8,
+            base_momentum=base,
+            final_momentum=final,
+            **common,
+        )
+    if method == "MoCo":
+        return S.MoCo(
+            backbone=cnn,
+            projection_dimension=8,
+            hidden_dimension=8,
+            queue_size=8,
+            momentum=base,
+            **common,
+        )
+    heads: dict[str, Any] = {
+        "head_dimension": 8,
+        "hidden_dimension": 8,
+        "bottleneck_dimension": 4,
+        "base_momentum": base,
+        "final_momentum": final,
+        "warmup_fraction": fraction,
+        "warmup_teacher_temperature": warm,
+        "teacher_temperature": tau,
+        "augmentation": S.MultiCrop(n_local=0),
+    }
+    if method == "DINO":
+        return S.DINO(backbone=cnn, **heads, **common)
+    vit = TinyViT(1, 8, image_size=8, patch_size=4, depth=1, num_heads=1)
+    return S.IBOT(backbone=vit, **heads, **common)
+
+
+def run_fits() -> list[Fit]:
+    """Fit each of ``FITS``, recording the momentum of every ``ema_update_`` call and every teacher temperature."""
+    X = np.random.default_rng(0).random((16, 1, 8, 8)).astype(np.float32)
+    original = LD._TeacherCentered.current_teacher_temperature
+    modules = (SB, SD, SI, SM)
+    saved = [m.ema_update_ for m in modules]
+    fits = []
+    for spec in FITS:
+        momenta: list[float] = []
+        temperatures: dict[str, list[tuple[int, float]]] = {}
+
+        def ema_spy(
+            target: torch.nn.Module,
+            online: torch.nn.Module,
+            momentum: float,
+            log: list[float] = momenta,
+        ) -> None:
+            log.append(float(momentum))
+            ema_update_(target, online, momentum)
+
+        def temperature_spy(
+            self: Any, step: int | None = None, log: dict[str, Any] = temperatures
+        ) -> float:
+            value = original(self, step)
+            log.setdefault(type(self).__name__, []).append((-1 if step is None else step, value))
+            return value
+
+        try:
+            for m in modules:
+                m.ema_update_ = ema_spy  # type: ignore[attr-defined]
+            LD._TeacherCentered.current_teacher_temperature = temperature_spy  # type: ignore[method-assign]
+            _tiny_estimator(spec).fit(X)
+        finally:
+            for m, fn in zip(modules, saved):
+                m.ema_update_ = fn  # type: ignore[attr-defined]
+            LD._TeacherCentered.current_teacher_temperature = original  # type: ignore[method-assign]
+        fits.append(Fit(*spec, momenta, temperatures))
+    return fits
+
+
+def momentum_rows(fits: list[Fit]) -> list[Row]:
+    """``cosine_momentum`` alone and as the methods drive it, against lightly's ``cosine_schedule`` and DINO's."""
+    rows: list[Row] = []
+    mapped = Tally()
+    unmapped, where = 0.0, ""
+    for n, base, final in MOMENTUM_SETTINGS:
+        for s in range(n + 3):
+            ours = cosine_momentum(s, n, base, final)
+            mapped.scalar(F64, ours, _lightly_cosine(s, n + 1, base, final))
+            gap = abs(ours - _lightly_cosine(s, n, base, final))
+            if gap > unmapped:
+                unmapped, where = gap, f"N = {n}, s = {s}"
+    what = (
+        "(N, base, final) = "
+        + ", ".join(f"({n}, {b:g}, {f:g})" for n, b, f in MOMENTUM_SETTINGS)
+        + "; every step s = 0 .. N + 2, float64"
+    )
+    mid = (5, 10, 0.99, 1.0)
+    rows.append(
+        _tally_row(
+            "`cosine_momentum(s, N, base, final)` vs lightly `cosine_schedule(s, N + 1, base, final)` "
+            "(`period=None`)",
+            what,
+            mapped,
+            f"{_g(cosine_momentum(*mid))} (s = 5, N = 10)",
+            f"{_g(_lightly_cosine(5, 11, 0.99, 1.0))} (max_steps 11)",
+        )
+    )
+    rows.append(
+        Row(
+            "... with lightly given `max_steps = N`: `cosine_schedule(s, N, base, final)`",
+            what,
+            f"{_g(cosine_momentum(*mid))} (s = 5, N = 10)",
+            f"{_g(_lightly_cosine(5, 10, 0.99, 1.0))} (max_steps 10)",
+            f"{_e(unmapped)} (at {where})",
+            "-",
+            "n/a (lightly reaches end_value at step max_steps - 1, neuroembed at step N)",
+        )
+    )
+
+    # as the methods drive it: the momentum of the i-th ema_update_ call (after optimiser step i = 0 .. N - 1)
+    lightly_t, dino_t = Tally(), Tally()
+    lightly_gap, dino_gap = 0.0, 0.0
+    calls_ok = True
+    for fit in fits:
+        calls_ok &= len(fit.momenta) == fit.n
+        dino = _dino_momentum_schedule(fit.base, fit.final, fit.n)
+        for i, m in enumerate(fit.momenta):
+            # neuroembed averages the weights after i + 1 optimiser steps, theta_{i+1}, with this momentum; lightly's
+            # recipes call update_momentum at the start of training step j, averaging theta_j
+            lightly_t.scalar(F64, m, _lightly_cosine(i + 1, fit.n + 1, fit.base, fit.final))
+            lightly_gap = max(
+                lightly_gap, abs(m - _lightly_cosine(i + 1, fit.n, fit.base, fit.final))
+            )
+            if i + 1 < fit.n:
+                dino_t.scalar(F64, m, float(dino[i + 1]))
+            dino_gap = max(dino_gap, abs(m - float(dino[i])))
+    what = (
+        "tiny fits, every EMA update: "
+        + ", ".join(f"{f.method} N = {f.n} ({f.base:g} -> {f.final:g})" for f in fits)
+        + ("" if calls_ok else " (**not one update per step**)")
+    )
+    first = fits[0]
+    rows.append(
+        _tally_row(
+            "`ssl.BYOL` / `DINO` / `IBOT` / `MoCo` (constant): momentum of the update after optimiser step i "
+            "(`cosine_momentum((i + 1) / N, 1)`) vs lightly `cosine_schedule(i + 1, N + 1, base, final)`, the "
+            "value lightly's recipes use when they average the same weights (after i + 1 steps)",
+            what,
+            lightly_t,
+            f"{_g(first.momenta[0])} (BYOL, i = 0)",
+            f"{_g(_lightly_cosine(1, first.n + 1, first.base, first.final))}",
+        )
+    )
+    rows.append(
+        Row(
+            "... with lightly's `max_steps = N` (`trainer.estimated_stepping_batches`): "
+            "`cosine_schedule(i + 1, N, base, final)`",
+            what,
+            "-",
+            "-",
+            _e(lightly_gap),
+            "-",
+            "n/a (lightly's schedule reaches the final momentum one update earlier)",
+        )
+    )
+    rows.append(
+        _tally_row(
+            "the same momenta vs DINO's `cosine_scheduler(base, final, ...)[i + 1]` (formula, float64; i < N - 1)",
+            what,
+            dino_t,
+        )
+    )
+    rows.append(
+        Row(
+            "... vs DINO's entry i, the one DINO's loop uses after the optimiser step of iteration i",
+            what,
+            "-",
+            "-",
+            _e(dino_gap),
+            "-",
+            "n/a (that loop updates after step i with entry i, neuroembed with the next one; it never reaches `final`)",
+        )
+    )
+    return rows
+
+
+def _ema_network(kind: str) -> torch.nn.Module:
+    if (
+        kind == "byol"
+    ):  # BYOL's online network: a CNN (batch norm 2-d) and the projector (batch norm 1-d)
+        return torch.nn.Sequential(ImageCNN(1, 8, width=4, n_stages=2), ProjectionMLP(8, 16, 8))
+    return DINOHead(
+        8, 16, 16, 4, batch_norm=True
+    )  # DINO's head: batch norm, weight-normalised last layer
+
+
+def ema_rows() -> list[Row]:
+    """``ema_update_`` against lightly's ``update_momentum`` on identical networks, four rounds each."""
+    params, buffers = Tally(), Tally()
+    float_gap, count_gap, lightly_untouched, n_cases = 0.0, 0, True, 0
+    for kind in ("byol", "dino"):
+        shape = (6, 1, 8, 8) if kind == "byol" else (6, 8)
+        for seed in SEEDS:
+            for dtype in DTYPES:
+                for m in EMA_MOMENTA:
+                    n_cases += dtype == F64
+                    torch.manual_seed(seed)
+                    online = _ema_network(kind).to(dtype).train()
+                    target_ne = frozen_copy(online)
+                    target_li = frozen_copy(online)
+                    g = _gen(200 + seed)
+                    for _ in range(EMA_ROUNDS):
+                        with torch.no_grad():
+                            # an optimiser step and a training forward of the online network, then the targets'
+                            # own training forward on another batch (their batch-norm statistics move too)
+                            for p in online.parameters():
+                                p.add_(0.1 * torch.randn(p.shape, generator=g, dtype=F64).to(dtype))
+                            online(2 * torch.randn(shape, generator=g, dtype=F64).to(dtype) + 1)
+                            x = torch.randn(shape, generator=g, dtype=F64).to(dtype)
+                            target_ne(x)
+                            target_li(x)
+                        before = {k: v.clone() for k, v in target_ne.named_buffers()}
+                        lightly_before = {k: v.clone() for k, v in target_li.named_buffers()}
+                        online_buffers = dict(online.named_buffers())
+                        ema_update_(target_ne, online, m)
+                        update_momentum(online, target_li, m)
+                        li_params = dict(target_li.named_parameters())
+                        for name, p in target_ne.named_parameters():
+                            params.tensor(dtype, p, li_params[name])
+                        li_buffers = dict(target_li.named_buffers())
+                        for name, b in target_ne.named_buffers():
+                            lightly_untouched &= torch.equal(li_buffers[name], lightly_before[name])
+                            if b.is_floating_point():
+                                # the slow reference, tensor by tensor: m t + (1 - m) o
+                                buffers.tensor(
+                                    dtype, b, m * before[name] + (1 - m) * online_buffers[name]
+                                )
+                                float_gap = max(
+                                    float_gap, float((b - li_buffers[name]).abs().max())
+                                )
+                            else:
+                                count_gap = max(count_gap, int((b - li_buffers[name]).abs().max()))
+    what = _cases_text(
+        n_cases,
+        f"BYOL's online network (`ImageCNN` + `ProjectionMLP`) and a `DINOHead` with batch norm x seeds 0,1,2 x "
+        f"momentum {', '.join(f'{m:g}' for m in EMA_MOMENTA)}; {EMA_ROUNDS} rounds of (online step, forwards, "
+        "update), compared after every update",
+    )
+    return [
+        _tally_row(
+            "`ema_update_(target, online, m)` vs lightly `update_momentum(online, target, m)`: parameters",
+            what,
+            params,
+        ),
+        _tally_row(
+            "`ema_update_`: floating-point buffers (batch-norm running mean / variance) vs the formula "
+            "`m t + (1 - m) o` per tensor",
+            what,
+            buffers,
+        ),
+        Row(
+            "`ema_update_` vs `update_momentum`: buffers",
+            what,
+            "running statistics averaged; `num_batches_tracked` copied from online",
+            "untouched (the target's own forward statistics)"
+            + ("; checked unchanged" if lightly_untouched else "; **changed**"),
+            f"running statistics {_e(float_gap)}; `num_batches_tracked` {count_gap} (one forward of each per round)",
+            "-",
+            "n/a (lightly updates parameters only)",
+        ),
+    ]
+
+
+def warmup_rows(fits: list[Fit]) -> list[Row]:
+    """The teacher temperature at every training step of the ``ssl.DINO`` / ``ssl.IBOT`` fits against lightly's."""
+    rows: list[Row] = []
+    for exact in (True, False):
+        light, formula = Tally(), Tally()
+        described = []
+        calls_ok = True
+        for fit in fits:
+            if fit.fraction is None or (SD.SCHEDULE_STEPS % fit.n == 0) != exact:
+                continue
+            assert fit.warm is not None and fit.tau is not None
+            w = round(fit.fraction * fit.n) + 1
+            schedule = LL.DINOLoss(
+                8, warmup_teacher_temp=fit.warm, teacher_temp=fit.tau, warmup_teacher_temp_epochs=w
+            ).teacher_temp_schedule
+            dino = np.concatenate((np.linspace(fit.warm, fit.tau, w), fit.tau * np.ones(fit.n)))
+            described.append(
+                f"{fit.method} N = {fit.n}, f = {fit.fraction:g} (W = {w}), {fit.warm:g} -> {fit.tau:g}"
+            )
+            # one call per training step and loss (iBOT: its CLS and patch losses), in step order
+            calls_ok &= len(fit.temperatures) == (2 if fit.method == "IBOT" else 1)
+            for losses in fit.temperatures.values():
+                calls_ok &= len(losses) == fit.n
+                for i, (_, value) in enumerate(losses):
+                    light.scalar(F32, value, float(schedule[i]) if i < w else fit.tau)
+                    formula.scalar(F64, value, float(dino[i]))
+        what = (
+            "tiny fits: "
+            + "; ".join(described)
+            + "; every training step (iBOT: both of its losses)"
+            + ("" if calls_ok else " (**not one temperature per step and loss**)")
+        )
+        if exact:
+            rows.append(
+                _tally_row(
+                    "`ssl.DINO` / `ssl.IBOT` teacher temperature at training step i (`warmup_fraction = f`) vs "
+                    "lightly `DINOLoss(..., warmup_teacher_temp_epochs = f N + 1)` at `epoch = i` (float32 "
+                    "`linspace`); N divides 10000",
+                    what,
+                    light,
+                )
+            )
+            rows.append(
+                _tally_row(
+                    "... vs DINO's `linspace(warmup, final, f N + 1)` (formula, float64)",
+                    what,
+                    formula,
+                )
+            )
+        else:
+            rows.append(
+                Row(
+                    "... N not dividing `SCHEDULE_STEPS` = 10000: vs DINO's `linspace` (float64) and lightly's",
+                    what,
+                    "-",
+                    "-",
+                    formula.diff_text() + "; " + light.diff_text(),
+                    "-",
+                    "n/a (the losses get the step round(10000 i / N) on a 10000-step scale)",
+                )
+            )
+    return rows
+
+
+def _rows_of(t: Tensor) -> list[tuple[float, ...]]:
+    return sorted(tuple(r) for r in t.tolist())
+
+
+def queue_rows() -> list[Row]:
+    """MoCo's queue (``after_step``) against lightly's memory bank over several steps."""
+    rows: list[Row] = []
+    loss_t = Tally()
+    mismatched_rows = mismatched_ptr = fifo_bad = 0
+    described: list[tuple[str, str, str]] = []
+    for multiple in (True, False):
+        settings = QUEUE_MULTIPLES if multiple else QUEUE_OTHERS
+        for dtype in DTYPES:
+            for seed, (q_size, b, d, steps) in zip(SEEDS, settings):
+                g = _gen(300 + seed)
+                init = torch.nn.functional.normalize(
+                    torch.randn(q_size, d, generator=g, dtype=F64), dim=1
+                )
+                torch.manual_seed(seed)
+                method = SM._MoCoMethod(
+                    torch.nn.Linear(2, 2),
+                    torch.nn.Linear(2, d),
+                    d,
+                    S.Augment(),
+                    MOCO_TEMPERATURE,
+                    q_size,
+                    0.99,
+                ).to(dtype)
+                method.queue.copy_(init)
+                crit = LL.NTXentLoss(MOCO_TEMPERATURE, memory_bank_size=(q_size, d)).to(dtype)
+                assert isinstance(crit.memory_bank, MemoryBankModule)
+                crit.memory_bank.bank = init.to(dtype).clone()
+                fifo = [tuple(r) for r in init.to(dtype).tolist()]
+                seen: list[Tensor] = []
+                dropped = 0
+                for step in range(steps):
+                    qv = torch.randn(b, d, generator=g, dtype=F64).to(dtype)
+                    kv = qv + 0.7 * torch.randn(b, d, generator=g, dtype=F64).to(dtype)
+                    # as _MoCoMethod.loss: normalised keys, the loss against the queue before this batch joins it
+                    keys = torch.nn.functional.normalize(kv, dim=1)
+                    ours = method.criterion(qv, keys, method.queue.clone())
+                    method._keys = keys
+                    method.after_step(step, (step + 1) / steps)
+                    theirs = crit(
+                        qv.clone().requires_grad_(True), kv
+                    )  # enqueues normalize(kv) after the loss
+                    seen.append(keys)
+                    fifo = (fifo + [tuple(r) for r in keys.tolist()])[-q_size:]
+                    fifo_bad += sorted(fifo) != _rows_of(method.queue)
+                    bank = crit.memory_bank.bank
+                    stored = set(map(tuple, bank.tolist()))
+                    dropped += sum(tuple(r) not in stored for r in keys.tolist())
+                    if multiple:
+                        loss_t.scalar(dtype, ours, theirs.detach())
+                        mismatched_rows += int((method.queue != bank).any(dim=1).sum())
+                        mismatched_ptr += int(method.queue_pointer) != int(
+                            crit.memory_bank.bank_ptr
+                        )
+                if not multiple and dtype == F64:
+                    recent = {tuple(r) for r in torch.cat(seen)[-q_size:].tolist()}
+                    ours_recent = sum(r in recent for r in map(tuple, method.queue.tolist()))
+                    theirs_recent = sum(
+                        r in recent for r in map(tuple, crit.memory_bank.bank.tolist())
+                    )
+                    described.append(
+                        (
+                            f"Q = {q_size}, B = {b}, {steps} steps ({steps * b} keys)",
+                            f"{ours_recent} of the {q_size} most recent keys",
+                            f"{theirs_recent} of the {q_size} most recent; {dropped} keys never stored",
+                        )
+                    )
+    what = _cases_text(
+        len(QUEUE_MULTIPLES),
+        "seeds 0,1,2 with (Q, B, d, steps) = "
+        + ", ".join(f"({q}, {b}, {d}, {s})" for q, b, d, s in QUEUE_MULTIPLES)
+        + f"; tau {MOCO_TEMPERATURE:g}; the same unit-norm initial queue",
+    )
+    rows.append(
+        _tally_row(
+            "MoCo over several steps, queue size a multiple of the batch: `InfoNCE(q, k, queue)` then "
+            "`_MoCoMethod.after_step` vs lightly `NTXentLoss(memory_bank_size=(Q, d))(q, k)` (enqueues after the "
+            "loss): loss at every step",
+            what,
+            loss_t,
+        )
+    )
+    rows.append(
+        Row(
+            "... queue and pointer after every step vs lightly's `MemoryBankModule` bank and `bank_ptr`",
+            what,
+            "-",
+            "-",
+            f"{mismatched_rows} rows, {mismatched_ptr} pointers differ",
+            "identical",
+            verdict(mismatched_rows == 0 and mismatched_ptr == 0),
+        )
+    )
+    all_settings = ", ".join(f"({q}, {b})" for q, b, _, _ in QUEUE_MULTIPLES + QUEUE_OTHERS)
+    rows.append(
+        Row(
+            "`_MoCoMethod.after_step` queue vs a FIFO of the last Q keys (slow reference, as a set of rows)",
+            f"(Q, B) = {all_settings}, float32 and float64, after every step",
+            "-",
+            "-",
+            f"{fifo_bad} queues differ",
+            "identical",
+            verdict(fifo_bad == 0),
+        )
+    )
+    for setting, ours_text, theirs_text in described:
+        rows.append(
+            Row(
+                "queue size not a multiple of the batch: what each queue holds at the end",
+                setting + ", float64",
+                ours_text,
+                theirs_text,
+                "-",
+                "-",
+                "n/a (neuroembed wraps the keys round the ring; lightly fills to the end, drops the rest and "
+                "starts again at 0)",
+            )
+        )
+    return rows
+
+
+NOTES_SCHEDULES = [
+    "Notes on schedules and EMA. *Momentum schedule*: neuroembed's `cosine_momentum(s, N, base, final)` is "
+    "`final - (final - base) (cos(pi s / N) + 1) / 2`, BYOL's formula with `k = s`, `K = N`: `base` at s = 0, "
+    "`final` at s = N and after. lightly's `cosine_schedule(step, max_steps, start, end)` divides by "
+    "`max_steps - 1` and gives `end` from step `max_steps - 1` on (and at every step when `max_steps <= 1`), so "
+    "`cosine_momentum(s, N) = cosine_schedule(s, N + 1)` for every integer s. The methods call "
+    "`cosine_momentum(progress, 1)` after every optimiser step, with `progress = (i + 1) / N` after step i "
+    "(0-based; or the elapsed share of `max_seconds` when that is larger): the target averages the online weights "
+    "after i + 1 steps with the value of step i + 1 of N, so the first update uses `cosine(1 / N)`, slightly above "
+    "`base`, and the last uses `final` (with `final = 1` it changes nothing). lightly's benchmarks (e.g. "
+    "`benchmarks/imagenet/resnet50/byol.py`) call `update_momentum` at the start of `training_step`, before that "
+    "step's optimiser step, with `cosine_schedule(global_step, estimated_stepping_batches, ...)`: they average "
+    "the weights after j steps with the value of step j, and their first update averages identical networks. "
+    "Matched by the weights being averaged, neuroembed's run of N steps is lightly's with `max_steps = N + 1`; "
+    "with lightly's `max_steps = N` its momenta run ahead (final one update earlier). facebookresearch/dino "
+    "(`main_dino.py`) applies entry `it` of `utils.cosine_scheduler(momentum_teacher, 1, epochs, "
+    "niter_per_ep)` = `final + 0.5 (base - final) (1 + cos(pi it / n))` after the optimiser step of iteration "
+    "`it`, so DINO's update after step i uses neuroembed's value of the step before: DINO's first update is at "
+    "`base`, and it never reaches `final`. MoCo's key encoder has a constant momentum in neuroembed, as in "
+    "MoCo's code (`m = 0.999`); `update_momentum` takes whatever the caller passes. The fits are real `fit` "
+    "calls of tiny models (16 random 8x8 images, batch 4) whose `ema_update_` and teacher-temperature calls are "
+    "recorded.",
+    "",
+    "*EMA*: both update in place with the same two calls, `torch._foreach_mul_(target, m)` and "
+    "`torch._foreach_add_(target, online, alpha=1 - m)`, so the parameters agree bit for bit. lightly's "
+    "`update_momentum` takes the parameters only (paired by position), as DINO's and MoCo's own EMA loops do; "
+    "neuroembed's `ema_update_` also averages every floating-point buffer (batch-norm running mean and "
+    "variance), copies the integer ones (`num_batches_tracked`) and checks that names and shapes match. With "
+    "parameters only, the target's running statistics are those of its own forward passes. neuroembed's targets "
+    "run in training mode too (`fit` puts the whole method in `train()`), so their statistics move with their own "
+    "forward and are then averaged with the online network's. A network in training mode normalises with the "
+    "batch statistics, so neither choice changes a loss or a gradient; it matters only to someone who runs the "
+    "target network itself in `eval()` mode.",
+    "",
+    "*Teacher-temperature warm-up*: `ssl.DINO` / `ssl.IBOT` turn `warmup_fraction = f` into `warmup_steps = "
+    "round(10000 f)` on a 10000-step scale (`SCHEDULE_STEPS`) and give the losses `round(10000 progress)`, with "
+    "`progress = i / N` before training step i, so the temperature rises linearly over the first f N steps and "
+    "is final from step f N on. lightly's `DINOLoss` warms up over epochs (`linspace(warmup, final, W)` indexed "
+    "by `epoch`, final from epoch W on, as DINO's `DINOLoss`), and its recipes pass the current epoch. The "
+    "mapping is meaningful with one lightly epoch per training step: `W = f N + 1` (f N an integer) gives the "
+    "same temperature at every step, exactly when N divides 10000 (up to lightly's float32 `linspace`); "
+    "otherwise the rounding to the 10000-step scale moves it by the amount shown (at most half a step of that "
+    "scale). With epochs of many steps, lightly's temperature is a staircase (one value per epoch) and "
+    "neuroembed's rises every step. `f = 0` (no warm-up) is lightly's `W = 0`, not `W = 1` (one point: the "
+    "warm-up value at epoch 0). Under `max_seconds` the progress is the larger of the step share and the time "
+    "share, which no epoch count maps.",
+    "",
+    "*MoCo's queue*: neuroembed enqueues the normalised keys of the batch after the optimiser step "
+    "(`after_step`), at a pointer that wraps round the queue, and keeps the last Q keys of a batch larger than "
+    "the queue; lightly's `NTXentLoss` with a memory bank enqueues the normalised `out1` after computing the loss "
+    "(when `out0` requires a gradient) with `MemoryBankModule._dequeue_and_enqueue`: when `ptr + B >= Q` it fills "
+    "the queue to its end with the first `Q - ptr` keys, drops the rest and sets the pointer to 0. With Q a "
+    "multiple of B (MoCo's code asserts it: `assert self.K % batch_size == 0`) the two queues are identical at "
+    "every step; otherwise lightly never stores some keys and keeps older ones in their place, while neuroembed's "
+    "queue always holds the last Q keys.",
+    "",
+]
+
+
+def check_schedules() -> tuple[list[Row], list[str]]:
+    fits = run_fits()
+    rows = momentum_rows(fits) + ema_rows() + warmup_rows(fits) + queue_rows()
+    return rows, NOTES_SCHEDULES
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------------------------------------------------
 def table(rows: list[Row], reference: str) -> list[str]:
@@ -1626,12 +2248,12 @@ def format_report(
     stand_in = (
         "a minimal stand-in `torchvision` / `torchvision.ops` module was put into `sys.modules` before lightly was "
         "imported (`roi_align` and `StochasticDepth` raise `NotImplementedError`): `lightly.loss` imports them at "
-        "module level, torchvision cannot be installed beside torch 2.13.0, and none of the compared losses uses them"
+        "module level, torchvision cannot be installed beside torch 2.13.0, and none of the compared code uses them"
         if STAND_IN
         else f"a real torchvision ({package_version('torchvision')}) was importable and used"
     )
     lines = [
-        "# Reference values: neuroembed's image-SSL losses against published implementations",
+        "# Reference values: neuroembed's image-SSL losses and training schedules against published implementations",
         "",
         f"- date: {now:%Y-%m-%d %H:%M %Z}",
         f"- machine: {platform.platform()}; CPU {cpu_model()}, {os.cpu_count()} cores; torch threads "
@@ -1701,10 +2323,13 @@ def main(argv: list[str] | None = None) -> str:
     ]
     sections: list[tuple[str, str, list[Row], list[str]]] = []
     for i, (title, reference, fn) in enumerate(checks, 1):
-        print(f"{i}/{len(checks) + 1} {title}", file=sys.stderr)
+        print(f"{i}/{len(checks) + 2} {title}", file=sys.stderr)
         rows, notes = fn()
         sections.append((title, reference, rows, notes))
     sections.append(("9. Gram anchoring (DINOv3)", "-", [], NOTES_GRAM))
+    print(f"{len(checks) + 2}/{len(checks) + 2} 10. Training schedules and EMA", file=sys.stderr)
+    rows, notes = check_schedules()
+    sections.append(("10. Training schedules and EMA", "lightly / formula", rows, notes))
     report = format_report(
         sections,
         loads=(load_before, os.getloadavg()),
