@@ -524,9 +524,8 @@ def test_class_names_are_labels(form):
 def test_a_class_name_is_one_class_in_every_session():
     (X1, p1), (X2, p2) = _toy(), _toy(n=500, seed=1)
     n1, _ = _named_labels(p1)
-    n2 = np.where(
-        p2 > 0.5, "right", "rest"
-    )  # no "left" here: the codes still follow all the sessions' names
+    # no "left" here: the codes still follow all the sessions' names
+    n2 = np.where(p2 > 0.5, "right", "rest")
     codes = [np.searchsorted(["left", "rest", "right"], n) for n in (n1, n2)]
     params = {**FAST, "max_iterations": 5, "random_state": 0, "conditional": "discrete"}
     by_name = Estimator(**params).fit([X1, X2], [n1, n2])

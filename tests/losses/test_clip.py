@@ -124,8 +124,6 @@ def test_clamp_after_the_step_instead_of_in_forward():
     with torch.no_grad():
         crit.log_logit_scale.fill_(10.0)
     crit(a, b)
-    assert (
-        crit.log_logit_scale.item() == 10.0
-    )  # the forward left it; the scale used is still capped
+    assert crit.log_logit_scale.item() == 10.0  # the forward left it (the scale used is capped)
     assert crit.clamp_() is crit and crit.log_logit_scale.item() == pytest.approx(math.log(100.0))
     assert CLIPLoss(temperature=0.5, learnable=False).clamp_().logit_scale == 2.0
