@@ -273,6 +273,9 @@ def text_labels(behaviour: Any, name: str) -> np.ndarray | None:
     """1-D text or categorical labels as a str array (one name per row); None for anything else (numbers)."""
     if hasattr(behaviour, "detach") or isinstance(behaviour, (str, bytes)) or behaviour is None:
         return None
+    kind = getattr(getattr(behaviour, "dtype", None), "kind", None)
+    if isinstance(kind, str) and kind not in "USO":
+        return None  # numbers: nothing is read (an HDF5 dataset stays on disk)
     values = getattr(behaviour, "to_numpy", None)
     try:
         arr = np.asarray(values() if callable(values) else behaviour)
