@@ -538,11 +538,12 @@ def merge() -> None:
                 "CEBRA's other inverse, `jf-inv-svd` (`scipy.linalg.pinv`, which cuts singular values below "
                 "max(out, neurons) x eps of the Jacobian's dtype), from the same fits: "
                 + "; ".join(f"{key} {value}" for key, value in svd.items())
-                + ". Each part of the embedding is normalised (cosine), so the signed Jacobian has singular values "
-                "at rounding level, which `lstsq` (cut only at float64 eps) inverts: "
-                "[`reference_values_attribution.md`](reference_values_attribution.md) measured this on untrained "
-                "weights, not on these fits. It may be why CEBRA's `lstsq` AUC is below its `svd` one on four seeds "
-                "of five in each row; the columns above keep `lstsq`, the map CEBRA's own xCEBRA test scores.",
+                + ". Each part of the embedding is normalised (cosine), and the derivative of z / |z| is orthogonal to "
+                "z, so every window's Jacobian has one singular value per part that is zero but for float32 rounding. "
+                "`lstsq` cuts only at float64 eps and inverts it ([`reference_values_attribution.md`]"
+                "(reference_values_attribution.md) saw it in every float32 window of its model); `pinv` cuts it. That "
+                "may be why CEBRA's `lstsq` AUC is below its `svd` one on four seeds of five in each row; the columns "
+                "above keep `lstsq`, the map CEBRA's own xCEBRA test scores.",
             ]
         ours = [r for key, runs in g["runs"].items() if key.startswith("neuroembed") for r in runs]
         if any("inverted-jacobian" not in r["auc"] for r in ours):
