@@ -565,12 +565,7 @@ def check_inverse(pairs: dict[str, Pair], X: np.ndarray) -> tuple[list[Row], dic
     # singular value, far below the float32 rounding-noise singular value; where it dropped that direction (its
     # inverse is of the size of -inv-svd's) it is the same pseudo-inverse as -inv-svd
     lsq, svd = res["jf-inv-lsq"], res["jf-inv-svd"]
-    kept = np.abs(lsq).max(axis=(1, 2)) > 100 * np.abs(svd).max(axis=(1, 2))
-    info["lsq_noisy"] = (
-        int(kept.sum()),
-        len(kept),
-        float(np.abs(lsq[kept]).max()) if kept.any() else 0.0,
-    )
+    kept, info["lsq_noisy"] = _noisy_lsq(lsq, svd)
     rows += _lsq_rows(inv[sl], lsq, jf, kept, svd_rtol, "offset10, cosine")
     if kept.any():
         _, inv_eps = p.ne_map(X, "inverted-jacobian", rtol=EPS64)
@@ -643,12 +638,7 @@ def check_inverse(pairs: dict[str, Pair], X: np.ndarray) -> tuple[list[Row], dic
         )
     )
     lsq64, svd64 = ng64["neuron-gradient-inv-lsq"], ng64["neuron-gradient-inv-svd"]
-    kept64 = np.abs(lsq64).max(axis=(1, 2)) > 100 * np.abs(svd64).max(axis=(1, 2))
-    info["lsq_noisy64"] = (
-        int(kept64.sum()),
-        len(kept64),
-        float(np.abs(lsq64[kept64]).max()) if kept64.any() else 0.0,
-    )
+    kept64, info["lsq_noisy64"] = _noisy_lsq(lsq64, svd64)
     inv64 = ne.attribution.inverted_jacobian(f64, windows64, rtol=svd_rtol64)
     rows += _lsq_rows(
         inv64, lsq64, jac64, kept64, svd_rtol64, "float64: offset10, cosine", float64=True
@@ -710,6 +700,13 @@ def check_inverse(pairs: dict[str, Pair], X: np.ndarray) -> tuple[list[Row], dic
             )
         )
     return rows, info
+
+
+def _noisy_lsq(lsq: np.ndarray, svd: np.ndarray) -> tuple[np.ndarray, tuple[int, int, float]]:
+    """The windows where CEBRA's ``lstsq`` inverse kept the rounding-noise direction (entries over 100 times
+    ``-inv-svd``'s), and ``(how many, of how many, the largest entry there)``."""
+    kept = np.abs(lsq).max(axis=(1, 2)) > 100 * np.abs(svd).max(axis=(1, 2))
+    return kept, (int(kept.sum()), len(kept), float(np.abs(lsq[kept]).max()) if kept.any() else 0.0)
 
 
 def _lsq_rows(

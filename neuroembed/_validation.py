@@ -323,20 +323,28 @@ def encode_text_labels(ys: list[Any], multi: bool) -> list[Any]:
     classes = np.unique(np.concatenate([names[i] for i in named]))
     out = []
     for i, (y, n) in enumerate(zip(ys, names)):
-        where = f" of session {i}" if multi else ""
-        values, counts = np.unique(n, return_counts=True)  # named here: the codes would say less
-        if values.size < 2:
-            raise ValueError(
-                f"labels{where} have only 1 class ({str(values[0])!r}); discrete positives need at least 2 classes."
-            )
-        if counts.min() < 2:
-            raise ValueError(
-                f"labels{where} have classes with a single sample ({values[counts < 2][:5].tolist()}); each class "
-                "needs at least 2 samples to draw a positive other than the reference."
-            )
+        check_classes(
+            n, f" of session {i}" if multi else ""
+        )  # by name here: the codes would say less
         codes = np.searchsorted(classes, n).astype(np.int64)
         out.append((y[0], codes) if isinstance(y, tuple) else codes)
     return out
+
+
+def check_classes(labels: np.ndarray, where: str = "") -> None:
+    """Discrete positives need at least 2 classes, each of at least 2 samples; the message shows the labels as given
+    (integers, or class names)."""
+    values, counts = np.unique(labels, return_counts=True)
+    if values.size < 2:
+        raise ValueError(
+            f"labels{where} have only 1 class ({values.tolist()[0]!r}); discrete positives need at least 2 classes."
+        )
+    if counts.min() < 2:
+        singles = values[counts < 2][:5].tolist()
+        raise ValueError(
+            f"labels{where} have classes with a single sample ({singles}); each class needs at least 2 samples to "
+            "draw a positive other than the reference."
+        )
 
 
 def check_discrete(
@@ -806,17 +814,7 @@ def check_behaviour(
             )
     if needs_labels:
         disc = check_discrete(disc_in, n, name=f"labels{where}")
-        values, counts = np.unique(disc, return_counts=True)
-        if values.size < 2:
-            raise ValueError(
-                f"labels{where} have only 1 class ({values[0]}); discrete positives need at least 2 classes."
-            )
-        if counts.min() < 2:
-            singles = values[counts < 2][:5].tolist()
-            raise ValueError(
-                f"labels{where} have classes with a single sample ({singles}); each class needs at least 2 "
-                "samples to draw a positive other than the reference."
-            )
+        check_classes(disc, where)
     return cont, disc
 
 
